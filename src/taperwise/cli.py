@@ -1,0 +1,35 @@
+"""The `taperwise` command line: verbs live in `taperwise.commands`, mounted here."""
+
+from __future__ import annotations
+
+import typer
+
+from taperwise import __version__
+from taperwise.commands import exposure, taper
+
+app = typer.Typer(
+    name="taperwise",
+    help="Find, plan and follow safe opioid tapers: MME trajectories, registries and taper plans.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(exposure.mme)
+app.command()(exposure.segments)
+app.command()(exposure.window)
+app.add_typer(taper.app, name="taper", help="Taper plans: plan from a request, adapt after a follow-up.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"taperwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """taperwise: safely reducing and stopping long-term opioids."""

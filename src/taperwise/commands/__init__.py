@@ -1,0 +1,1 @@
+"""CLI verbs, one module per family; `taperwise.cli` mounts them."""

@@ -1,0 +1,139 @@
+"""`taperwise mme`, `segments` and `window`: the exposure engine on a prescriptions file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow as pa
+import typer
+
+from taperwise.console import err_console, fail, stages
+from taperwise.errors import TaperwiseError
+from taperwise.exposure.engine import ENGINES, connect, write_result
+from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
+from taperwise.exposure.prescriptions import ROW, read_prescriptions
+from taperwise.exposure.segments import SEGMENT_COLUMNS, constant_segments
+from taperwise.exposure.windows import WINDOW_COLUMNS, window_metrics
+from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, available_factor_sets, load_factor_set
+
+InputArg = Annotated[
+    Path, typer.Argument(help="Canonical prescriptions, .csv or .parquet", show_default=False)
+]
+OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Output file, .csv or .parquet")]
+FactorsOpt = Annotated[
+    str,
+    typer.Option("--factors", help=f"Conversion-factor set: {', '.join(available_factor_sets())}"),
+]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help=f"Where the exposure engine runs: {', '.join(ENGINES)}")
+]
+
+
+def _check_factor_set(factors: str) -> None:
+    load_factor_set(factors)  # raises KnowledgeError naming the known sets
+
+
+def _summary(path: Path, statuses: Counter[str]) -> None:
+    parts = ", ".join(f"{count:,} {status}" for status, count in sorted(statuses.items()))
+    err_console.print(f"wrote {path} ({sum(statuses.values()):,} rows: {parts})", highlight=False)
+
+
+def mme(
+    input: InputArg,
+    output: OutputOpt,
+    factors: FactorsOpt = DEFAULT_FACTOR_SET,
+    engine: EngineOpt = "duckdb",
+) -> None:
+    """Daily MME for every prescription row, in input order, with status and reason.
+
+    Example: taperwise mme prescriptions.csv -o mme.csv --factors cdc-2022
+    """
+    try:
+        _check_factor_set(factors)
+        with connect(engine) as con, stages() as progress:
+            progress.start("reading prescriptions")
+            prescriptions = read_prescriptions(input)
+            progress.start("resolving products and computing MME")
+            rows = prescription_mme(prescriptions, factors)
+            expr = rows.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS)
+            progress.start("writing rows")
+            statuses: Counter[str] = Counter()
+
+            def tally(batch: pa.RecordBatch) -> None:
+                statuses.update(batch.column("status").to_pylist())
+                progress.advance(batch.num_rows)
+
+            write_result(con, expr, output, on_batch=tally)
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    _summary(output, statuses)
+
+
+def segments(
+    input: InputArg,
+    output: OutputOpt,
+    factors: FactorsOpt = DEFAULT_FACTOR_SET,
+    engine: EngineOpt = "duckdb",
+) -> None:
+    """Per patient, the maximal date ranges of constant total daily MME above zero.
+
+    Columns: patient_id, start_date, end_date (inclusive), daily_mme, n_opioids.
+
+    Example: taperwise segments prescriptions.csv -o segments.parquet
+    """
+    try:
+        _check_factor_set(factors)
+        with connect(engine) as con, stages() as progress:
+            progress.start("reading prescriptions")
+            rows = prescription_mme(read_prescriptions(input), factors)
+            progress.start("sweeping intervals and writing")
+            count = write_result(
+                con,
+                constant_segments(rows).select(*SEGMENT_COLUMNS),
+                output,
+                lambda b: progress.advance(b.num_rows),
+            )
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    err_console.print(f"wrote {output} ({count:,} segments)", highlight=False)
+
+
+def window(
+    input: InputArg,
+    start: Annotated[
+        dt.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD)")
+    ],
+    end: Annotated[dt.datetime, typer.Option("--end", formats=["%Y-%m-%d"], help="Last day, inclusive")],
+    output: OutputOpt,
+    factors: FactorsOpt = DEFAULT_FACTOR_SET,
+    engine: EngineOpt = "duckdb",
+) -> None:
+    """Per patient over an inclusive window: total MME, days supply and covered, and mme1-mme4.
+
+    mme1 = total / days supply, mme2 = total / days covered, mme3 = total / window days,
+    mme4 = largest single-day total. Prescriptions are clipped to the window.
+
+    Example: taperwise window prescriptions.csv --start 2024-01-01 --end 2024-03-31 -o window.csv
+    """
+    if end < start:
+        fail(f"--end {end:%Y-%m-%d} is before --start {start:%Y-%m-%d}")
+        raise typer.Exit(2)
+    try:
+        _check_factor_set(factors)
+        with connect(engine) as con, stages() as progress:
+            progress.start("reading prescriptions")
+            rows = prescription_mme(read_prescriptions(input), factors)
+            progress.start("computing window metrics and writing")
+            metrics = window_metrics(rows, constant_segments(rows), start.date(), end.date())
+            count = write_result(
+                con, metrics.select(*WINDOW_COLUMNS), output, lambda b: progress.advance(b.num_rows)
+            )
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    err_console.print(f"wrote {output} ({count:,} patients)", highlight=False)

@@ -1,0 +1,129 @@
+"""`taperwise taper plan` and `taperwise taper adapt`: the taper engine on JSON files.
+
+The only place the taper engine meets files: JSON in, JSON out, a one-line error (exit code 2) naming the
+field or file to fix. The engine itself (`taperwise.taper`) stays pure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from taperwise.console import err_console, fail
+from taperwise.errors import RequestValidationError, TaperwiseError, UnusableInputError
+from taperwise.knowledge.factors import available_factor_sets, load_factor_set
+from taperwise.taper import TaperPlan, adapt_plan, plan_taper
+
+app = typer.Typer(
+    help="Taper plans: build an individualised, guideline-bounded schedule and adapt it after a follow-up.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan (JSON)")]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UnusableInputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise UnusableInputError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    if not isinstance(loaded, dict):
+        raise UnusableInputError(f"{path}: must hold one JSON object")
+    return loaded
+
+
+def _write(plan: TaperPlan, output: Path) -> None:
+    output.write_text(plan.to_json() + "\n", encoding="utf-8")
+    severities = [w.severity for w in plan.warnings]
+    counts = ", ".join(f"{severities.count(s)} {s}" for s in ("requires_review", "caution", "info"))
+    err_console.print(f"wrote {output} ({len(plan.steps)} steps; warnings: {counts})", highlight=False)
+    for warning in plan.warnings:
+        if warning.severity != "info":
+            err_console.print(
+                f"  [{warning.severity}] {warning.code}: {warning.message}", highlight=False, markup=False
+            )
+
+
+def _with_errors(path: Path, error: TaperwiseError) -> None:
+    where = f"{path}: " if isinstance(error, RequestValidationError) else ""
+    fail(f"{where}{error}")
+    raise typer.Exit(2) from error
+
+
+@app.command("plan")
+def plan(
+    request: Annotated[Path, typer.Argument(help="Taper request (JSON)", show_default=False)],
+    output: OutputOpt,
+    factors: Annotated[
+        str | None,
+        typer.Option(
+            "--factors", help=f"Override the request's factor set: {', '.join(available_factor_sets())}"
+        ),
+    ] = None,
+) -> None:
+    """Build a taper plan from a request: steps in real tablets/patches, dispensing, warnings, follow-ups.
+
+    \b
+    Example:
+      taperwise taper plan request.json -o plan.json
+    with request.json:
+      {"start_date": "2025-01-06", "opioid_use_days": 1500,
+       "regimen": [{"drug": "12 HR Morphine Sulfate 30 MG Extended Release Oral Tablet",
+                    "dose": 90, "times_per_day": 3, "strengths": [15, 30, 60]}],
+       "goal": {"type": "discontinue"},
+       "pace": {"reduction": 45, "unit": "absolute", "every_days": 28}}
+    Schema: docs/schemas/taper-request.schema.json; the plan: docs/schemas/taper-plan.schema.json.
+    """
+    try:
+        raw = _read_json(request)
+        if factors is not None:
+            load_factor_set(factors)
+            raw = {**raw, "factor_set": factors}
+        result = plan_taper(raw)
+    except TaperwiseError as exc:
+        _with_errors(request, exc)
+        return
+    _write(result, output)
+
+
+@app.command("adapt")
+def adapt(
+    plan: Annotated[
+        Path, typer.Argument(help="The plan in force (JSON written by 'taper plan')", show_default=False)
+    ],
+    follow_up: Annotated[Path, typer.Argument(help="The follow-up (JSON)", show_default=False)],
+    output: OutputOpt,
+) -> None:
+    """Adapt a plan after a follow-up: continue, pause, slow or refer (decision table), re-plan the rest.
+
+    \b
+    Example:
+      taperwise taper adapt plan.json follow-up.json -o new-plan.json
+    with follow-up.json:
+      {"date": "2025-02-03", "doses_taken": [{"regimen_index": 0, "doses": [75, 75, 75]}],
+       "cows": 14, "peg": 6, "phq9_item9": 0, "oud_signs": false, "preference": "continue"}
+    Schema: docs/schemas/taper-follow-up.schema.json. The decision, its rule and reason are kept in the
+    plan's history.
+    """
+    try:
+        current = _read_json(plan)
+        if "request" not in current or "steps" not in current:
+            raise UnusableInputError(f"{plan}: not a taper plan (no 'request' or 'steps')")
+        visit = _read_json(follow_up)
+        result = adapt_plan(current, visit)
+    except TaperwiseError as exc:
+        _with_errors(follow_up, exc)
+        return
+    except (KeyError, TypeError, ValueError) as exc:
+        fail(f"{plan}: not a readable taper plan ({exc})")
+        raise typer.Exit(2) from exc
+    _write(result, output)

@@ -1,0 +1,55 @@
+"""Terminal output shared by the CLI commands: Rich progress on stderr, one-line errors.
+
+Progress goes to stderr so that a command's stdout stays clean for pipes and scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+class Stages:
+    """A progress display of named stages, each ticking as work is done."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._current: TaskID | None = None
+
+    def start(self, description: str, total: float | None = None) -> None:
+        if self._current is not None:
+            self._progress.update(self._current, completed=self._progress.tasks[self._current].total or 1)
+            self._progress.stop_task(self._current)
+        self._current = self._progress.add_task(description, total=total)
+
+    def advance(self, amount: float = 1) -> None:
+        if self._current is not None:
+            self._progress.advance(self._current, amount)
+
+
+@contextmanager
+def stages() -> Iterator[Stages]:
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=not err_console.is_terminal,
+    )
+    with progress:
+        tracker = Stages(progress)
+        yield tracker
+        tracker.start("done", total=1)
+
+
+def fail(message: str) -> None:
+    """Print a one-line error to stderr (no traceback)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)

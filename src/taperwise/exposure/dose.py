@@ -1,0 +1,72 @@
+"""MME of one daily dose of one ingredient: the scalar face of the exposure engine.
+
+The row-wise engine (`taperwise.exposure.mme`) builds its expression from the same factor rows and the
+same unit conversions defined here, and a test checks that both agree row by row. The taper engine uses
+this function for a plan's ``daily_mme``; MME is never used to convert one opioid into another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, Factor, load_factor_set
+
+# Amount of an ingredient per day, expressed in the unit a factor multiplies. Liquids are dosed in mL
+# but their strength is per mL, so the daily amount is already in mg or mcg by the time it arrives here.
+AMOUNT_TO_FACTOR_UNIT: dict[tuple[str, str], Decimal] = {
+    ("mg", "mg"): Decimal(1),
+    ("mcg", "mcg"): Decimal(1),
+    ("mg", "mcg"): Decimal(1000),
+    ("mcg", "mg"): Decimal("0.001"),
+    ("mcg/hr", "mcg/hr"): Decimal(1),
+    ("mg/hr", "mcg/hr"): Decimal(1000),
+}
+
+MME_DECIMALS = 4  # daily MME is held as DECIMAL(18, 4): exact sums on every engine
+
+
+def unit_multiplier(amount_unit: str, factor_unit: str) -> Decimal | None:
+    """How many factor units one amount unit is; None when the units cannot be compared."""
+    return AMOUNT_TO_FACTOR_UNIT.get((amount_unit, factor_unit))
+
+
+@dataclass(frozen=True)
+class DoseMme:
+    """The MME of a daily dose, with the factor used and where it came from."""
+
+    daily_mme: Decimal
+    factor: Factor
+    factor_source: str
+
+
+class NoFactorError(LookupError):
+    """The factor set has no factor for this ingredient, route and dose (reported, never guessed)."""
+
+
+def daily_mme(
+    ingredient: str,
+    route: str,
+    daily_amount: Decimal,
+    amount_unit: str,
+    factor_set: str = DEFAULT_FACTOR_SET,
+) -> DoseMme:
+    """MME/day of `daily_amount` (mg, mcg, or mcg/hr worn for patches) of one ingredient.
+
+    >>> daily_mme("oxycodone", "oral", Decimal(20), "mg").daily_mme
+    Decimal('30.0000')
+    >>> daily_mme("fentanyl", "transdermal", Decimal(25), "mcg/hr").daily_mme
+    Decimal('60.0000')
+    """
+    fs = load_factor_set(factor_set)
+    for candidate in fs.candidates(ingredient, route):
+        multiplier = unit_multiplier(amount_unit, candidate.unit)
+        if multiplier is None:
+            continue
+        amount = daily_amount * multiplier
+        if candidate.covers(amount):
+            value = (amount * candidate.factor).quantize(Decimal(1).scaleb(-MME_DECIMALS))
+            return DoseMme(value, candidate, fs.citation(candidate))
+    raise NoFactorError(
+        f"factor set {factor_set} has no factor for {ingredient} ({route}, {daily_amount} {amount_unit}/day)"
+    )

@@ -1,0 +1,288 @@
+"""Daily MME for every prescription row (clinical-rules §1), as one engine expression.
+
+The rule of this module: every input row comes back, in input order, with a ``status`` and, when it is not
+``ok``, a ``reason`` that names the problem. Rows are never dropped and never guessed: a value that cannot
+be read is reported, not replaced. Statuses, in order of precedence:
+
+``unrecognized``       the product text (or code) could not be read as a product;
+``not_opioid``         a recognised product with no opioid (benzodiazepines keep their coverage columns);
+``excluded``           an opioid that is not counted: buprenorphine (partial agonist, reported separately),
+                       injectables, inpatient administrations, cough/cold combinations, cancelled or
+                       entered-in-error records, repeated ``rx_id``;
+``insufficient_data``  an opioid whose quantity, supply, sig or factor does not allow a daily MME;
+``ok``                 counted.
+
+Formula (CDC NDC/MME file): daily MME = strength per unit × units per day × factor, where units per day
+come from the structured sig when given and from quantity ÷ days supply otherwise; for patches the units are
+patches worn at the same time and the factor is per mcg/hr worn, so a 72-hour patch is never counted twice.
+
+The expression is built in stages (`_numbers`, `_rates`, `_factors`, `_statuses`), each selecting named
+columns the next one reads: written as one nested expression, SQL compilers inline every reuse and the
+query grows exponentially.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from taperwise.exposure.dose import MME_DECIMALS
+from taperwise.exposure.factors import join_factors
+from taperwise.exposure.prescriptions import ROW
+from taperwise.exposure.products import resolve_products
+from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, FactorSet, load_factor_set
+
+MME_TYPE = f"decimal(18, {MME_DECIMALS})"
+MME_COLUMNS = (
+    "rx_id",
+    "patient_id",
+    "ingredient",
+    "strength",
+    "strength_unit",
+    "units_per_day",
+    "covered_days",
+    "mme_factor",
+    "factor_source",
+    "daily_mme",
+    "status",
+    "reason",
+)
+# Extra columns beyond CONTRACTS.md, kept after the contract columns so the contract order holds.
+EXTRA_COLUMNS = ("drug_class", "route", "release", "start_date", "end_date", "flags")
+# Kept from the input for the registry's fragmentation flags and for de-duplication.
+CARRIED_COLUMNS = ("prescriber_id", "pharmacy_id", "source")
+
+CANCELLED_STATUSES = ("entered-in-error", "cancelled", "canceled", "declined", "draft")
+INJECTABLE_ROUTES = (
+    "injection", "injectable", "intravenous", "iv", "intramuscular", "im", "subcutaneous", "sc",
+    "epidural", "intrathecal",
+)  # fmt: skip
+INPATIENT_SETTINGS = ("inpatient", "hospital", "ip")
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "prn")
+LIQUID_UNITS = ("mg/mL", "mcg/mL")
+STRENGTH_UNITS = ("mg", "mcg", "mcg/hr", "mg/mL", "mcg/mL")
+
+
+def _blank(column: ir.StringValue) -> ir.BooleanValue:
+    return column.isnull() | (column == "")
+
+
+def _quoted(column: ir.StringValue) -> ir.StringValue:
+    return "'" + column.coalesce("") + "'"
+
+
+def _positive(text: ir.StringValue) -> ir.FloatingValue:
+    """The number if the text is a finite number above zero, else null."""
+    value = text.try_cast("float64")
+    good = value.notnull() & (value > 0) & ~value.isinf() & ~value.isnan()
+    return ibis.ifelse(good, value, ibis.null("float64"))
+
+
+def _join_reasons(parts: list[tuple[ir.BooleanValue, ir.StringValue | str]]) -> ir.StringValue:
+    text: ir.StringValue = ibis.literal("")
+    for condition, message in parts:
+        text = text + ibis.ifelse(condition.fill_null(False), "; " + message, "")
+    return text.substr(2).nullif("")
+
+
+def _numbers(t: ir.Table) -> ir.Table:
+    """Typed values beside the text they came from (the text stays for error messages)."""
+    override = _positive(t.strength)
+    has_override = override.notnull() & t.strength_unit.isin(STRENGTH_UNITS).fill_null(False)
+    days = _positive(t.days_supply)
+    return t.mutate(
+        qty=_positive(t.quantity),
+        days=ibis.ifelse(days == days.floor(), days, ibis.null("float64")),
+        sig=_positive(t.units_per_day),
+        start=t.start_date.try_cast("date"),
+        prn=t.as_needed.lower().isin(TRUE_WORDS).fill_null(False),
+        is_patch=(t.p_route == "transdermal").fill_null(False),
+        has_override=has_override,
+        strength_value=ibis.ifelse(has_override, override, t.p_strength),
+        unit=ibis.ifelse(has_override, t.strength_unit, t.p_strength_unit),
+    )
+
+
+def _rates(t: ir.Table) -> ir.Table:
+    """Units per day and covered days (clinical-rules §1)."""
+    # Patches: units are patches worn at once; quantity × wear days ÷ supply when there is no sig.
+    from_supply = ibis.ifelse(t.is_patch, t.qty * t.p_wear_days / t.days, t.qty / t.days)
+    by_quantity = ibis.ifelse(t.is_patch, t.qty * t.p_wear_days / t.sig, t.qty / t.sig).ceil().cast("float64")
+    # Supply bounds coverage at the sig's rate; not for "as needed" or patches, where the sig is a maximum
+    # or a count worn at once rather than a consumption rate.
+    bound = ibis.ifelse(t.prn | t.is_patch, ibis.null("float64"), by_quantity)
+    covered = ibis.ifelse(t.days.notnull(), ibis.least(t.days, bound.coalesce(t.days)), by_quantity)
+    amount_unit = ibis.ifelse(t.unit == "mcg/hr", "mcg/hr", t.unit.split("/")[0].cast("string"))
+    return t.mutate(
+        rate=ibis.ifelse(t.prn, from_supply.coalesce(t.sig), t.sig.coalesce(from_supply)),
+        use_sig_max=t.prn & from_supply.isnull() & t.sig.notnull(),
+        covered=covered.cast("int64"),
+        amount_unit=amount_unit,
+    )
+
+
+def _factors(t: ir.Table, fs: FactorSet) -> ir.Table:
+    t = join_factors(t.mutate(daily_amount=t.rate * t.strength_value), fs, "daily_amount")
+    return t.mutate(
+        factor=t.f_factor,
+        source=t.f_source,
+        mme=(t.daily_amount * t.f_multiplier * t.f_factor).round(MME_DECIMALS).cast(MME_TYPE),
+        repeated=ibis.row_number().over(group_by=t.rx_id, order_by=t[ROW]) > 0,
+        first_row=t[ROW].min().over(group_by=t.rx_id),
+    )
+
+
+def _excluded_reason(t: ir.Table) -> ir.StringValue:
+    injectable = (t.p_route == "injection") | t.route.lower().isin(INJECTABLE_ROUTES)
+    return _join_reasons(
+        [
+            (
+                t.p_class == "buprenorphine",
+                "buprenorphine: partial agonist, reported separately, never in MME",
+            ),
+            (injectable, "injectable: not counted by default"),
+            (t.setting.lower().isin(INPATIENT_SETTINGS), "inpatient administration: not counted by default"),
+            (t.p_cough_cold, "cough/cold combination: not counted"),
+            (
+                t.status.lower().isin(CANCELLED_STATUSES),
+                "record status " + _quoted(t.status) + ": not a supply",
+            ),
+            (t.repeated & ~_blank(t.rx_id), "rx_id repeats input row " + (t.first_row + 1).cast("string")),
+        ]
+    )
+
+
+def _value_problems(t: ir.Table) -> list[tuple[ir.BooleanValue, ir.StringValue | str]]:
+    """Values that are present but unusable: each message quotes the value as it was written."""
+    override_given = ~_blank(t.strength) | ~_blank(t.strength_unit)
+    override_message = (
+        "strength override " + _quoted(t.strength) + " " + _quoted(t.strength_unit)
+        + " needs a number above zero and a unit among " + ", ".join(STRENGTH_UNITS)
+    )  # fmt: skip
+    return [
+        (_blank(t.patient_id), "patient_id is empty"),
+        (_blank(t.rx_id), "rx_id is empty"),
+        (t.start.isnull(), "start_date " + _quoted(t.start_date) + " is not a date (YYYY-MM-DD)"),
+        (
+            ~_blank(t.quantity) & t.qty.isnull(),
+            "quantity " + _quoted(t.quantity) + " must be a number above zero",
+        ),
+        (
+            ~_blank(t.days_supply) & t.days.isnull(),
+            "days_supply " + _quoted(t.days_supply) + " must be a whole number above zero",
+        ),
+        (
+            ~_blank(t.units_per_day) & t.sig.isnull(),
+            "units_per_day " + _quoted(t.units_per_day) + " must be a number above zero",
+        ),
+        (override_given & ~t.has_override, override_message),
+    ]
+
+
+def _dose_problems(t: ir.Table, fs: FactorSet) -> list[tuple[ir.BooleanValue, ir.StringValue | str]]:
+    """What keeps a daily dose or a duration from being known."""
+    numbers_bad = (
+        (~_blank(t.quantity) & t.qty.isnull())
+        | (~_blank(t.days_supply) & t.days.isnull())
+        | (~_blank(t.units_per_day) & t.sig.isnull())
+    )
+    is_liquid = t.unit.isin(LIQUID_UNITS).fill_null(False)
+    unit_given = ~_blank(t.quantity_unit)
+    no_factor = (t.p_class == "opioid") & t.factor.isnull() & t.rate.notnull() & t.strength_value.notnull()
+    no_factor_message = (
+        "factor set " + ibis.literal(fs.set_id) + " has no factor for " + t.p_ingredient.coalesce("?")
+        + " (" + t.p_route.coalesce("?") + ", " + t.amount_unit.coalesce("?") + ")"
+    )  # fmt: skip
+    return [
+        (t.is_patch & t.p_wear_days.isnull() & t.sig.isnull(), "patch with no known wear time and no sig"),
+        (
+            t.rate.isnull() & ~numbers_bad,
+            "daily dose unknown: give days_supply with quantity, or units_per_day",
+        ),
+        (
+            t.covered.isnull() & t.rate.notnull(),
+            "duration unknown: give days_supply, or quantity with units_per_day",
+        ),
+        (
+            is_liquid & unit_given & ~t.quantity_unit.lower().isin(["ml", "milliliter", "millilitre"]),
+            "liquid quantity unit " + _quoted(t.quantity_unit) + " must be mL",
+        ),
+        (
+            is_liquid & ~unit_given & (t.qty < 5),
+            "liquid quantity " + _quoted(t.quantity) + " looks like a count of bottles; give mL",
+        ),
+        (no_factor, no_factor_message),
+    ]
+
+
+def _reasons(t: ir.Table, fs: FactorSet) -> ir.Table:
+    unrecognized = _join_reasons(
+        [
+            (_blank(t.drug), "drug is empty"),
+            (
+                ~_blank(t.drug) & ~t.p_recognized.fill_null(False),
+                t.p_reason.coalesce("product not recognised"),
+            ),
+        ]
+    )
+    return t.mutate(
+        is_opioid_like=t.p_class.isin(["opioid", "buprenorphine"]).fill_null(False),
+        unrecognized_reason=unrecognized,
+        excluded_reason=_excluded_reason(t),
+        data_reason=_join_reasons(_value_problems(t) + _dose_problems(t, fs)),
+    )
+
+
+def _statuses(t: ir.Table) -> ir.Table:
+    status = ibis.cases(
+        (t.unrecognized_reason.notnull(), "unrecognized"),
+        (~t.is_opioid_like, "not_opioid"),
+        (t.excluded_reason.notnull(), "excluded"),
+        (t.data_reason.notnull(), "insufficient_data"),
+        else_="ok",
+    )
+    reason = ibis.cases(
+        (t.unrecognized_reason.notnull(), t.unrecognized_reason),
+        (
+            ~t.is_opioid_like,
+            t.p_class.coalesce("other") + " (" + t.p_ingredient.coalesce("?") + "): not an opioid",
+        ),
+        (t.excluded_reason.notnull(), t.excluded_reason + ("; " + t.data_reason).coalesce("")),
+        else_=t.data_reason,
+    )
+    return t.mutate(status=status, reason=reason)
+
+
+def _output(t: ir.Table) -> ir.Table:
+    counted = t.status == "ok"
+    covered = ibis.ifelse(t.status == "unrecognized", ibis.null("int64"), t.covered)
+    return t.select(
+        ROW,
+        "rx_id",
+        "patient_id",
+        ingredient=t.p_ingredient,
+        strength=t.strength_value,
+        strength_unit=t.unit,
+        units_per_day=t.rate,
+        covered_days=covered,
+        mme_factor=ibis.ifelse(counted, t.factor, ibis.null("float64")),
+        factor_source=ibis.ifelse(counted, t.source, ibis.null("string")),
+        daily_mme=ibis.ifelse(counted, t.mme, ibis.null(MME_TYPE)),
+        status=t.status,
+        reason=t.reason,
+        drug_class=t.p_class,
+        route=ibis.ifelse(_blank(t.route), t.p_route, t.route.lower()),
+        release=t.p_release,
+        start_date=t.start,
+        end_date=(t.start + (covered - 1).as_interval("D")).cast("date"),
+        flags=_join_reasons([(t.use_sig_max, "prn_max"), (t.p_notes.notnull(), t.p_notes)]),
+        **{name: t[name] for name in CARRIED_COLUMNS},
+    )
+
+
+def prescription_mme(prescriptions: ir.Table, factor_set: str = DEFAULT_FACTOR_SET) -> ir.Table:
+    """Per-row daily MME with status and reason: ``_row``, MME_COLUMNS, EXTRA_COLUMNS, CARRIED_COLUMNS."""
+    fs = load_factor_set(factor_set)
+    staged = _numbers(resolve_products(prescriptions, fs))
+    staged = _factors(_rates(staged), fs)
+    return _output(_statuses(_reasons(staged, fs)))

@@ -1,0 +1,106 @@
+"""Canonical prescriptions: reading them from CSV or Parquet into an engine table.
+
+Every column is read as text and cast inside the engine with ``try_cast``, so a malformed value in one row
+becomes a reported problem on that row instead of an error that stops the whole file. A file is refused
+only when it cannot be used at all (missing, unreadable, a required column absent); the message names
+the file and the problem. Input order is kept in ``_row`` because the ``mme`` command answers row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from taperwise.canonical import PRESCRIPTION_OPTIONAL, PRESCRIPTION_REQUIRED
+from taperwise.errors import UnusableInputError
+
+REQUIRED_COLUMNS = PRESCRIPTION_REQUIRED
+OPTIONAL_COLUMNS = PRESCRIPTION_OPTIONAL
+ROW = "_row"
+
+
+def read_table_file(path: Path, required: Sequence[str], optional: Sequence[str]) -> pa.Table:
+    """Read a CSV or Parquet file as all-text columns named in lower case, with ``_row`` (0-based).
+
+    Missing optional columns are added as nulls; unknown columns are kept.
+    """
+    if not path.exists():
+        raise UnusableInputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            table = pq.read_table(path)
+        elif suffix in (".csv", ".txt", ".gz"):
+            table = _read_csv_as_text(path)
+        else:
+            raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+    table = table.rename_columns([name.strip().lower() for name in table.column_names])
+    duplicated = sorted({name for name in table.column_names if table.column_names.count(name) > 1})
+    if duplicated:
+        raise UnusableInputError(f"{path}: column(s) {', '.join(duplicated)} appear more than once")
+    missing = [name for name in required if name not in table.column_names]
+    if missing:
+        raise UnusableInputError(
+            f"{path}: required column(s) missing: {', '.join(missing)} "
+            f"(found: {', '.join(table.column_names) or 'none'})"
+        )
+    columns = {name: _as_text(table.column(name)) for name in table.column_names}
+    for name in optional:
+        columns.setdefault(name, pa.nulls(table.num_rows, pa.string()))
+    columns[ROW] = pa.array(range(table.num_rows), pa.int64())
+    return pa.table(columns)
+
+
+def _read_csv_as_text(path: Path) -> pa.Table:
+    if path.stat().st_size == 0:
+        raise UnusableInputError(f"{path}: the file is empty (a header row is required)")
+    # The streaming reader infers the header from the first block only, so big files are read once.
+    names = pacsv.open_csv(path).schema.names
+    return pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return pc.utf8_trim_whitespace(column.cast(pa.string()))
+    if pa.types.is_date(column.type) or pa.types.is_timestamp(column.type):
+        return pc.strftime(column, format="%Y-%m-%d")
+    return column.cast(pa.string())
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def read_prescriptions(path: Path) -> ir.Table:
+    """Canonical prescriptions from CSV or Parquet as an engine table of text columns plus ``_row``."""
+    return ibis.memtable(read_table_file(path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS))
+
+
+def prescriptions_from_records(records: Sequence[dict[str, object]]) -> ir.Table:
+    """Canonical prescriptions from Python dicts (values as text or numbers), in the given order.
+
+    The same typing rules as files: every value becomes text and is cast in the engine.
+    """
+    names = list(dict.fromkeys([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *(k for r in records for k in r)]))
+    columns: dict[str, pa.Array] = {}
+    for name in names:
+        values = [record.get(name) for record in records]
+        columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    columns[ROW] = pa.array(range(len(records)), pa.int64())
+    return ibis.memtable(pa.table(columns))

@@ -1,0 +1,39 @@
+"""The taper plan engine: regimen -> individualised, guideline-bounded schedule in real tablets and patches.
+
+Pure functions, no I/O (the rules are packaged data, read once). Start with :func:`plan_taper` and
+:func:`adapt_plan`; see docs/taper.md.
+"""
+
+from taperwise.taper.adapt import Decision, FollowUp, adapt_plan, decide
+from taperwise.taper.engine import plan_taper
+from taperwise.taper.plan import (
+    Administration,
+    DispenseLine,
+    FollowUpVisit,
+    Step,
+    TaperPlan,
+    UnitLine,
+    Warning,
+)
+from taperwise.taper.request import Goal, Pace, PatientFactors, ProductSpec, RegimenItem, TaperRequest
+
+__all__ = [
+    "Administration",
+    "Decision",
+    "DispenseLine",
+    "FollowUp",
+    "FollowUpVisit",
+    "Goal",
+    "Pace",
+    "PatientFactors",
+    "ProductSpec",
+    "RegimenItem",
+    "Step",
+    "TaperPlan",
+    "TaperRequest",
+    "UnitLine",
+    "Warning",
+    "adapt_plan",
+    "decide",
+    "plan_taper",
+]

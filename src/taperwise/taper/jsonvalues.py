@@ -1,0 +1,94 @@
+"""Reading and writing the JSON values of requests, plans and follow-ups, field by field.
+
+Every reader names the field it was reading in the error, so a clinician or data manager can fix the
+request without reading code. Doses are Decimals inside the engine and JSON numbers outside.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from taperwise.errors import RequestValidationError
+
+
+def check_keys(raw: Any, allowed: set[str], path: str) -> None:
+    if not isinstance(raw, dict):
+        raise RequestValidationError(path, "must be a JSON object")
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise RequestValidationError(
+            f"{path}.{unknown[0]}" if path != "request" else unknown[0],
+            f"unknown field; expected one of {', '.join(sorted(allowed))}",
+        )
+
+
+def require(raw: dict[str, Any], key: str, path: str) -> Any:
+    if raw.get(key) is None:
+        raise RequestValidationError(key if path == "request" else f"{path}.{key}", "is required")
+    return raw[key]
+
+
+def read_decimal(value: Any, path: str, *, positive: bool = False, maximum: Decimal | None = None) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise RequestValidationError(path, f"must be a number, not {value!r}")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise RequestValidationError(path, f"must be a number, not {value!r}") from exc
+    if not number.is_finite() or number < 0 or (positive and number == 0):
+        raise RequestValidationError(
+            path, "must be a positive number" if positive else "must not be negative"
+        )
+    if maximum is not None and number > maximum:
+        raise RequestValidationError(path, f"must be at most {maximum}")
+    return number
+
+
+def read_int(value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestValidationError(path, f"must be a whole number, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise RequestValidationError(path, f"must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise RequestValidationError(path, f"must be at most {maximum}")
+    return value
+
+
+def optional_int(
+    raw: dict[str, Any], key: str, path: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
+    if raw.get(key) is None:
+        return None
+    return read_int(raw[key], f"{path}.{key}", minimum=minimum, maximum=maximum)
+
+
+def read_bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise RequestValidationError(path, f"must be true or false, not {value!r}")
+    return value
+
+
+def read_date(value: Any, path: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise RequestValidationError(path, f"must be a date YYYY-MM-DD, not {value!r}") from exc
+
+
+def to_json_number(value: Decimal) -> int | float:
+    """A Decimal as a JSON number: an int when whole, else the nearest float (doses have few decimals)."""
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def from_json_number(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def plain(value: Decimal) -> str:
+    """A dose as people write it: 75, 37.5, 0.5 (never 7.5E+1)."""
+    text = format(value.normalize(), "f")
+    return text
