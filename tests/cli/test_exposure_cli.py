@@ -1,0 +1,119 @@
+"""The exposure commands as a data manager uses them: files in, files out, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from taperwise.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "prescriptions.csv"
+runner = CliRunner()
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_mme_writes_one_row_per_input_row_in_order_with_contract_columns(tmp_path: Path):
+    out = tmp_path / "mme.csv"
+    result = runner.invoke(app, ["mme", str(SAMPLE), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out)
+    assert [r["rx_id"] for r in rows] == [r["rx_id"] for r in read_csv(SAMPLE)]
+    contract = ["rx_id", "patient_id", "ingredient", "strength", "strength_unit", "units_per_day",
+                "covered_days", "mme_factor", "factor_source", "daily_mme", "status", "reason"]  # fmt: skip
+    assert list(rows[0])[: len(contract)] == contract
+    assert {r["status"] for r in rows} <= {
+        "ok",
+        "excluded",
+        "not_opioid",
+        "insufficient_data",
+        "unrecognized",
+    }
+    assert all(r["reason"] for r in rows if r["status"] != "ok")
+
+
+def test_mme_reads_parquet_and_writes_parquet(tmp_path: Path):
+    source = tmp_path / "rx.parquet"
+    pq.write_table(pacsv.read_csv(SAMPLE), source)
+    out = tmp_path / "mme.parquet"
+    result = runner.invoke(app, ["mme", str(source), "-o", str(out), "--factors", "cdc-2016"])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert table.num_rows == len(read_csv(SAMPLE))
+    assert str(table.schema.field("daily_mme").type) == "decimal128(18, 4)"
+
+
+def test_a_file_missing_required_columns_is_refused_naming_them(tmp_path: Path):
+    source = tmp_path / "bad.csv"
+    source.write_text("patient_id,drug,start_date\np1,Oxycodone 5 MG Oral Tablet,2025-01-01\n")
+    result = runner.invoke(app, ["mme", str(source), "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    assert "required column(s) missing: rx_id, days_supply, quantity" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("", "the file is empty"), (None, "no such file")],
+    ids=["empty-file", "missing-file"],
+)
+def test_an_unusable_file_gives_a_one_line_error_and_exit_code_2(
+    tmp_path: Path, content: str | None, message: str
+):
+    source = tmp_path / "input.csv"
+    if content is not None:
+        source.write_text(content)
+    result = runner.invoke(app, ["segments", str(source), "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_unknown_factor_set_is_refused_naming_the_known_ones(tmp_path: Path):
+    result = runner.invoke(app, ["mme", str(SAMPLE), "-o", str(tmp_path / "o.csv"), "--factors", "cdc-1999"])
+    assert result.exit_code == 2
+    assert "known sets: cdc-2016, cdc-2022, uk-fpm" in result.output
+
+
+def test_segments_and_window_write_their_contract_columns(tmp_path: Path):
+    segments = tmp_path / "segments.csv"
+    window = tmp_path / "window.csv"
+    assert runner.invoke(app, ["segments", str(SAMPLE), "-o", str(segments)]).exit_code == 0
+    args = ["window", str(SAMPLE), "--start", "2025-01-01", "--end", "2025-03-31", "-o", str(window)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert list(read_csv(segments)[0]) == ["patient_id", "start_date", "end_date", "daily_mme", "n_opioids"]
+    rows = read_csv(window)
+    assert list(rows[0]) == ["patient_id", "total_mme", "days_supply_sum", "days_covered", "window_days",
+                             "mme1", "mme2", "mme3", "mme4"]  # fmt: skip
+    assert {r["window_days"] for r in rows} == {"90"}
+
+
+def test_window_end_before_start_is_refused(tmp_path: Path):
+    args = [
+        "window",
+        str(SAMPLE),
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-01-01",
+        "-o",
+        str(tmp_path / "w.csv"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "before --start" in result.output
+
+
+@pytest.mark.parametrize("command", ["mme", "segments", "window", "taper plan", "taper adapt"])
+def test_every_command_has_help_with_an_example(command: str):
+    result = runner.invoke(app, [*command.split(), "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output or "example" in result.output
