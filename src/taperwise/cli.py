@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from taperwise import __version__
-from taperwise.commands import exposure, taper
+from taperwise.commands import exposure, registry, taper
 
 app = typer.Typer(
     name="taperwise",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.command()(exposure.mme)
 app.command()(exposure.segments)
 app.command()(exposure.window)
+app.command(name="registry")(registry.registry_command)
 app.add_typer(taper.app, name="taper", help="Taper plans: plan from a request, adapt after a follow-up.")
 
 

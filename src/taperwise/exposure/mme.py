@@ -48,7 +48,7 @@ MME_COLUMNS = (
     "reason",
 )
 # Extra columns beyond CONTRACTS.md, kept after the contract columns so the contract order holds.
-EXTRA_COLUMNS = ("drug_class", "route", "release", "start_date", "end_date", "flags")
+EXTRA_COLUMNS = ("drug_class", "route", "release", "start_date", "end_date", "flags", "supply")
 # Kept from the input for the registry's fragmentation flags and for de-duplication.
 CARRIED_COLUMNS = ("prescriber_id", "pharmacy_id", "source")
 
@@ -132,17 +132,26 @@ def _factors(t: ir.Table, fs: FactorSet) -> ir.Table:
     )
 
 
-def _excluded_reason(t: ir.Table) -> ir.StringValue:
-    injectable = (t.p_route == "injection") | t.route.lower().isin(INJECTABLE_ROUTES)
+def _class_exclusion(t: ir.Table) -> ir.StringValue:
+    """Products that are supply but never in the MME total."""
     return _join_reasons(
         [
             (
                 t.p_class == "buprenorphine",
                 "buprenorphine: partial agonist, reported separately, never in MME",
             ),
+            (t.p_cough_cold, "cough/cold combination: not counted"),
+        ]
+    )
+
+
+def _record_exclusion(t: ir.Table) -> ir.StringValue:
+    """Records that are not community supply at all (and so count for no flag either)."""
+    injectable = (t.p_route == "injection") | t.route.lower().isin(INJECTABLE_ROUTES)
+    return _join_reasons(
+        [
             (injectable, "injectable: not counted by default"),
             (t.setting.lower().isin(INPATIENT_SETTINGS), "inpatient administration: not counted by default"),
-            (t.p_cough_cold, "cough/cold combination: not counted"),
             (
                 t.status.lower().isin(CANCELLED_STATUSES),
                 "record status " + _quoted(t.status) + ": not a supply",
@@ -228,12 +237,23 @@ def _reasons(t: ir.Table, fs: FactorSet) -> ir.Table:
     return t.mutate(
         is_opioid_like=t.p_class.isin(["opioid", "buprenorphine"]).fill_null(False),
         unrecognized_reason=unrecognized,
-        excluded_reason=_excluded_reason(t),
+        class_exclusion=_class_exclusion(t),
+        record_exclusion=_record_exclusion(t),
+        value_reason=_join_reasons(_value_problems(t)),
         data_reason=_join_reasons(_value_problems(t) + _dose_problems(t, fs)),
     )
 
 
 def _statuses(t: ir.Table) -> ir.Table:
+    t = t.mutate(
+        excluded_reason=ibis.cases(
+            (
+                t.class_exclusion.notnull() & t.record_exclusion.notnull(),
+                t.class_exclusion + "; " + t.record_exclusion,
+            ),
+            else_=t.class_exclusion.coalesce(t.record_exclusion),
+        )
+    )
     status = ibis.cases(
         (t.unrecognized_reason.notnull(), "unrecognized"),
         (~t.is_opioid_like, "not_opioid"),
@@ -250,7 +270,17 @@ def _statuses(t: ir.Table) -> ir.Table:
         (t.excluded_reason.notnull(), t.excluded_reason + ("; " + t.data_reason).coalesce("")),
         else_=t.data_reason,
     )
-    return t.mutate(status=status, reason=reason)
+    # A real community supply with known dates: what coverage-based flags (LTOT, benzodiazepine overlap,
+    # buprenorphine days) count, whatever the MME status.
+    supply = (
+        t.unrecognized_reason.isnull()
+        & t.record_exclusion.isnull()
+        & t.value_reason.isnull()
+        & t.start.notnull()
+        & t.covered.notnull()
+        & ~_blank(t.patient_id)
+    )
+    return t.mutate(status=status, reason=reason, supply=supply)
 
 
 def _output(t: ir.Table) -> ir.Table:
@@ -276,6 +306,7 @@ def _output(t: ir.Table) -> ir.Table:
         start_date=t.start,
         end_date=(t.start + (covered - 1).as_interval("D")).cast("date"),
         flags=_join_reasons([(t.use_sig_max, "prn_max"), (t.p_notes.notnull(), t.p_notes)]),
+        supply=t.supply,
         **{name: t[name] for name in CARRIED_COLUMNS},
     )
 

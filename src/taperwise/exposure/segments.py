@@ -27,15 +27,15 @@ def counted(mme_rows: ir.Table) -> ir.Table:
     return mme_rows.filter(mme_rows.status == "ok")
 
 
-def _levels(rows: ir.Table) -> ir.Table:
-    """One row per patient and change date: the level (MME, concurrent count) until the next change."""
+def _levels(rows: ir.Table, weight: ir.NumericValue) -> ir.Table:
+    """One row per patient and change date: the level (Σ weight, concurrent count) until the next change."""
     opens = rows.select(
-        "patient_id", date=rows.start_date, delta=rows.daily_mme.cast(MME_TYPE), count=ibis.literal(1)
+        "patient_id", date=rows.start_date, delta=weight.cast(MME_TYPE), count=ibis.literal(1)
     )
     closes = rows.select(
         "patient_id",
         date=(rows.end_date + ibis.interval(days=1)).cast("date"),
-        delta=(-rows.daily_mme).cast(MME_TYPE),
+        delta=(-weight).cast(MME_TYPE),
         count=ibis.literal(-1),
     )
     changes = (
@@ -54,29 +54,52 @@ def _levels(rows: ir.Table) -> ir.Table:
     )
 
 
+def _merge(levels: ir.Table, key: ir.Value, keep: ir.BooleanValue) -> ir.Table:
+    """Merge neighbouring ranges with the same `key`; keep the islands where `keep` holds."""
+    ordered = ibis.window(group_by="patient_id", order_by="date")
+    running = ibis.window(group_by="patient_id", order_by="date", preceding=None, following=0)
+    marked = levels.mutate(key=key, keep=keep)
+    previous = marked.key.lag().over(ordered)
+    marked = marked.mutate(is_new=(previous.isnull() | (previous != marked.key)).cast("int64"))
+    islands = marked.mutate(island=marked.is_new.sum().over(running))
+    return (
+        islands.filter(islands.keep)
+        .group_by(["patient_id", "island"])
+        .aggregate(
+            start_date=lambda t: t.date.min(),
+            end_date=lambda t: (t.next_date - ibis.interval(days=1)).cast("date").max(),
+            level=lambda t: t.level.max(),
+            active=lambda t: t.active.max(),
+        )
+    )
+
+
 def constant_segments(mme_rows: ir.Table) -> ir.Table:
     """Maximal date ranges of constant total daily MME above zero, per patient.
 
     ``n_opioids`` is the largest number of concurrent counted prescriptions within the range: a range is
     broken only by a change of MME, as CONTRACTS.md defines a segment, not by a like-for-like refill.
     """
-    levels = _levels(counted(mme_rows))
-    ordered = ibis.window(group_by="patient_id", order_by="date")
-    previous = levels.level.lag().over(ordered)
-    marked = levels.mutate(is_new=(previous.isnull() | (previous != levels.level)).cast("int64"))
-    running = ibis.window(group_by="patient_id", order_by="date", preceding=None, following=0)
-    islands = marked.mutate(island=marked.is_new.sum().over(running))
-    merged = (
-        islands.filter(islands.level > 0)
-        .group_by(["patient_id", "island"])
-        .aggregate(
-            start_date=lambda t: t.date.min(),
-            end_date=lambda t: (t.next_date - ibis.interval(days=1)).cast("date").max(),
-            daily_mme=lambda t: t.level.max(),
-            n_opioids=lambda t: t.active.max(),
-        )
+    rows = counted(mme_rows)
+    levels = _levels(rows, rows.daily_mme)
+    merged = _merge(levels, levels.level, levels.level > 0)
+    result = merged.select(
+        "patient_id", "start_date", "end_date", daily_mme=merged.level, n_opioids=merged.active
     )
-    return merged.select(*SEGMENT_COLUMNS).order_by(["patient_id", "start_date"])
+    return result.order_by(["patient_id", "start_date"])
+
+
+def coverage_intervals(rows: ir.Table) -> ir.Table:
+    """Maximal date ranges covered by at least one of `rows` (any supply: benzodiazepines, buprenorphine).
+
+    `rows` needs ``patient_id``, ``start_date`` and ``end_date``; rows with either date missing are skipped
+    (they were reported as ``insufficient_data`` by the MME stage). Columns: patient_id, start_date,
+    end_date, max_concurrent.
+    """
+    dated = rows.filter(rows.start_date.notnull() & rows.end_date.notnull())
+    levels = _levels(dated, ibis.literal(1))
+    merged = _merge(levels, levels.active > 0, levels.active > 0)
+    return merged.select("patient_id", "start_date", "end_date", max_concurrent=merged.active)
 
 
 def daily_values(

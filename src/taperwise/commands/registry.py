@@ -1,0 +1,161 @@
+"""`taperwise registry`: the prioritised worklist, its metadata, and the segments for trajectories."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import ibis
+import typer
+
+from taperwise import __version__
+from taperwise.canonical import EVENT_COLUMNS
+from taperwise.commands.exposure import EngineOpt, FactorsOpt, InputArg, OutputOpt
+from taperwise.console import err_console, fail, stages
+from taperwise.errors import TaperwiseError, UnusableInputError
+from taperwise.exposure.engine import connect, write_result
+from taperwise.exposure.mme import prescription_mme
+from taperwise.exposure.prescriptions import read_prescriptions, read_table_file
+from taperwise.exposure.registry import HARM_COLUMNS, REGISTRY_COLUMNS, Windows, registry
+from taperwise.exposure.segments import SEGMENT_COLUMNS, constant_segments
+from taperwise.ingest.common import sibling
+from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, load_factor_set
+from taperwise.knowledge.registry import (
+    PriorityRule,
+    RegistrySettings,
+    load_priority_rules,
+    load_registry_settings,
+)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def registry_metadata(
+    *,
+    source: Path,
+    as_of: dt.date,
+    settings: RegistrySettings,
+    rules: tuple[PriorityRule, ...],
+    factors: str,
+    engine: str,
+    patients: int,
+    events: Path | None,
+) -> dict[str, Any]:
+    """Everything a reader needs to interpret the registry: definitions, thresholds, versions, inputs."""
+    fs = load_factor_set(factors)
+    windows = Windows.ending(as_of, settings)
+    return {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "taperwise_version": __version__,
+        "engine": engine,
+        "input": {"path": str(source), "sha256": _file_digest(source)},
+        "events": None if events is None else {"path": str(events), "sha256": _file_digest(events)},
+        "as_of": as_of.isoformat(),
+        "windows": {
+            name: [str(day) for day in span] for name, span in asdict(windows).items() if name != "as_of"
+        },
+        "patients": patients,
+        "factor_set": {
+            "id": fs.set_id,
+            "version": fs.version,
+            "dose_term": fs.dose_term,
+            "description": fs.description,
+        },
+        "settings_version": settings.version,
+        "definitions": {
+            "population": "patients with any opioid supply (buprenorphine for pain included) on a day of the "
+            "lookback window, plus patients whose opioid records in it could not be used",
+            "avg_daily_mme_90d": "mme3: total MME in the recent window / its length in days",
+            "max_daily_mme_90d": "mme4: highest single-day total MME in the recent window",
+            "days_covered_90d": "days in the recent window with any opioid (buprenorphine for pain too)",
+            "ltot": settings.ltot_label,
+            "ltot_definition": settings.ltot_definition,
+            "high_dose_50": f"avg_daily_mme_90d >= {settings.high_dose_thresholds[0]}",
+            "high_dose_90": f"avg_daily_mme_90d >= {settings.high_dose_thresholds[1]}",
+            "benzo_overlap_days_90d": "days in the recent window covered by an opioid and a benzodiazepine",
+            "multi_provider": f">= {settings.min_prescribers} prescribers and >= {settings.min_pharmacies} "
+            f"pharmacies on opioid fills starting in the last {settings.provider_window_days} days",
+            "new_prescriber": "the prescriber of the latest fill wrote none of the fills in the "
+            f"{settings.new_prescriber_lookback_days} days before it (and there were some); "
+            "empty when unknown",
+            "buprenorphine_days_90d": "days in the recent window with buprenorphine supply (any form)",
+            "problem_records_180d": "records of the patient the MME stage could not use (see the mme output)",
+        },
+        "thresholds": settings.raw,
+        "priority_rules": [
+            {
+                "rank": r.rank,
+                "rule_id": r.rule_id,
+                "when": r.when,
+                "reason": r.reason,
+                "source_id": r.source_id,
+            }
+            for r in rules
+        ],
+    }
+
+
+def registry_command(
+    input: InputArg,
+    as_of: Annotated[dt.datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="The registry date D")],
+    output: OutputOpt,
+    factors: FactorsOpt = DEFAULT_FACTOR_SET,
+    engine: EngineOpt = "duckdb",
+    ltot: Annotated[
+        str | None, typer.Option("--ltot", help="LTOT definition: 60-of-90 (default) or 90-of-180")
+    ] = None,
+    events: Annotated[Path | None, typer.Option("--events", help="Harm events file (CSV/Parquet)")] = None,
+    settings_file: Annotated[Path | None, typer.Option("--settings", help="Own thresholds (JSON)")] = None,
+    rules_file: Annotated[Path | None, typer.Option("--rules", help="Own priority rules (CSV)")] = None,
+) -> None:
+    """The prioritised registry: one row per patient with opioid supply in the 180 days ending on D.
+
+    Writes OUT, OUT-stem.metadata.json (definitions, thresholds, factor set, engine, version) and
+    OUT-stem.segments.<ext> (constant-MME segments, for trajectories).
+
+    Example: taperwise registry prescriptions.parquet --as-of 2025-03-31 -o registry.csv --events events.csv
+    """
+    try:
+        settings = load_registry_settings(settings_file)
+        if ltot is not None:
+            settings = settings.with_ltot(ltot)
+        rules = load_priority_rules(rules_file)
+        load_factor_set(factors)
+        with connect(engine) as con, stages() as progress:
+            progress.start("reading prescriptions")
+            rows = prescription_mme(read_prescriptions(input), factors)
+            event_table = None
+            if events is not None:
+                event_table = ibis.memtable(read_table_file(events, EVENT_COLUMNS[:3], EVENT_COLUMNS[3:]))
+            progress.start("computing the registry")
+            table = registry(rows, as_of.date(), settings, rules, event_table)
+            columns = REGISTRY_COLUMNS + (HARM_COLUMNS if events is not None else ())
+            count = write_result(con, table.select(*columns), output, lambda b: progress.advance(b.num_rows))
+            progress.start("writing segments")
+            segments_path = sibling(output, "segments")
+            write_result(con, constant_segments(rows).select(*SEGMENT_COLUMNS), segments_path)
+        metadata = registry_metadata(
+            source=input, as_of=as_of.date(), settings=settings, rules=rules, factors=factors,
+            engine=engine, patients=count, events=events,
+        )  # fmt: skip
+        metadata_path = sibling(output, "metadata", ".json")
+        metadata_path.write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        fail(str(UnusableInputError(f"{output}: cannot be written ({exc.strerror})")))
+        raise typer.Exit(2) from exc
+    err_console.print(
+        f"wrote {output} ({count:,} patients), {metadata_path.name}, {segments_path.name}", highlight=False
+    )

@@ -1,0 +1,282 @@
+"""The registry: one row per patient with any opioid supply in the lookback, flags and a priority.
+
+Definitions (clinical-rules §3), every threshold from `taperwise.knowledge.registry` settings:
+
+- the population: patients with any opioid supply (buprenorphine for pain included) on a day of the
+  lookback window ``D−179 … D``;
+- ``avg_daily_mme_90d`` / ``max_daily_mme_90d``: mme3 and mme4 over ``D−89 … D`` (the same window
+  function as `taperwise window`);
+- ``days_covered_90d``: days in ``D−89 … D`` with any opioid supply, buprenorphine for pain included
+  (what long-term therapy means), so it can exceed the MME-covered days;
+- ``ltot``: covered days ≥ the chosen definition's minimum in its window;
+- ``benzo_overlap_days_90d``: days in ``D−89 … D`` covered by both an opioid and a benzodiazepine;
+- ``prescribers_180d`` / ``pharmacies_180d``: distinct ids on opioid fills starting in the lookback;
+- ``new_prescriber``: the prescriber of the latest fill wrote none of the fills in the lookback before
+  it, and there were such fills; empty when the latest fill names no prescriber (unknown, not false);
+- ``priority`` / ``priority_reason``: the first matching rule of the ordered rules data.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from taperwise.exposure.segments import constant_segments, coverage_intervals
+from taperwise.exposure.windows import window_metrics
+from taperwise.knowledge.registry import PriorityRule, RegistrySettings
+
+REGISTRY_COLUMNS = (
+    "patient_id",
+    "avg_daily_mme_90d",
+    "max_daily_mme_90d",
+    "days_covered_90d",
+    "ltot",
+    "high_dose_50",
+    "high_dose_90",
+    "benzo_overlap_days_90d",
+    "prescribers_180d",
+    "pharmacies_180d",
+    "multi_provider",
+    "new_prescriber",
+    "buprenorphine_days_90d",
+    "priority",
+    "priority_reason",
+    "problem_records_180d",
+)
+HARM_COLUMNS = ("harm_events_180d", "opioid_overdose_180d", "last_harm_event")
+
+
+@dataclass(frozen=True)
+class Windows:
+    as_of: dt.date
+    lookback: tuple[dt.date, dt.date]
+    recent: tuple[dt.date, dt.date]
+    ltot: tuple[dt.date, dt.date]
+    harm: tuple[dt.date, dt.date]
+
+    @classmethod
+    def ending(cls, as_of: dt.date, settings: RegistrySettings) -> Windows:
+        def span(days: int) -> tuple[dt.date, dt.date]:
+            return as_of - dt.timedelta(days=days - 1), as_of
+
+        return cls(
+            as_of,
+            span(settings.lookback_days),
+            span(settings.recent_days),
+            span(settings.ltot_window_days),
+            span(settings.harm_window_days),
+        )
+
+
+def _overlap_days(start: ir.DateValue, end: ir.DateValue, first: dt.date, last: dt.date) -> ir.IntegerValue:
+    lo = ibis.greatest(start, ibis.literal(first))
+    hi = ibis.least(end, ibis.literal(last))
+    return ibis.greatest(hi.delta(lo, unit="day") + 1, 0)
+
+
+def _days_in(intervals: ir.Table, window: tuple[dt.date, dt.date], name: str) -> ir.Table:
+    days = _overlap_days(intervals.start_date, intervals.end_date, *window)
+    return intervals.group_by("patient_id").aggregate(**{name: days.sum().cast("int64")})
+
+
+def _benzo_overlap(opioid: ir.Table, benzo: ir.Table, window: tuple[dt.date, dt.date]) -> ir.Table:
+    """Days covered by both; both inputs are disjoint merged intervals, so intersections never repeat."""
+    b = benzo.rename(b_start="start_date", b_end="end_date", b_patient="patient_id")
+    pairs = opioid.join(
+        b,
+        [
+            opioid.patient_id == b.b_patient,
+            opioid.start_date <= b.b_end,
+            b.b_start <= opioid.end_date,
+        ],
+    )
+    lo = ibis.greatest(pairs.start_date, pairs.b_start)
+    hi = ibis.least(pairs.end_date, pairs.b_end)
+    days = _overlap_days(lo, hi, *window)
+    return pairs.group_by("patient_id").aggregate(benzo_overlap_days_90d=days.sum().cast("int64"))
+
+
+def _providers(fills: ir.Table, window: tuple[dt.date, dt.date]) -> ir.Table:
+    inside = fills.filter(fills.start_date.between(*window))
+    prescriber = ibis.ifelse(inside.prescriber_id == "", ibis.null("string"), inside.prescriber_id)
+    pharmacy = ibis.ifelse(inside.pharmacy_id == "", ibis.null("string"), inside.pharmacy_id)
+    return inside.group_by("patient_id").aggregate(
+        prescribers_180d=prescriber.nunique().cast("int64"), pharmacies_180d=pharmacy.nunique().cast("int64")
+    )
+
+
+def _new_prescriber(fills: ir.Table, windows: Windows, lookback_days: int) -> ir.Table:
+    inside = fills.filter(fills.start_date.between(*windows.lookback))
+    order = ibis.window(group_by="patient_id", order_by=[ibis.desc("start_date"), ibis.desc("rx_id")])
+    latest = inside.mutate(n=ibis.row_number().over(order)).filter(lambda t: t.n == 0)
+    latest = latest.select(
+        l_patient="patient_id",
+        l_date="start_date",
+        l_rx="rx_id",
+        l_prescriber=latest.prescriber_id.nullif(""),
+    )
+    earlier = fills.join(
+        latest,
+        [
+            fills.patient_id == latest.l_patient,
+            fills.start_date < latest.l_date,
+            fills.start_date >= latest.l_date - ibis.interval(days=lookback_days),
+        ],
+    )
+    counts = earlier.group_by("l_patient").aggregate(
+        earlier_fills=earlier.count(),
+        same_prescriber=(earlier.prescriber_id == earlier.l_prescriber).fill_null(False).cast("int64").sum(),
+    )
+    joined = latest.left_join(counts, latest.l_patient == counts.l_patient)
+    earlier_fills = joined.earlier_fills.fill_null(0)
+    flag = ibis.cases(
+        (joined.l_prescriber.isnull(), ibis.null("boolean")),
+        (earlier_fills == 0, False),
+        else_=joined.same_prescriber.fill_null(0) == 0,
+    )
+    return joined.select(patient_id=joined.l_patient, new_prescriber=flag)
+
+
+def _problem_records(mme_rows: ir.Table, window: tuple[dt.date, dt.date]) -> ir.Table:
+    """Rows the MME stage could not use, dated in the window or undated, per patient."""
+    bad = mme_rows.filter(
+        mme_rows.status.isin(["insufficient_data", "unrecognized"])
+        & (mme_rows.start_date.isnull() | mme_rows.start_date.between(*window))
+        & mme_rows.patient_id.notnull()
+        & (mme_rows.patient_id != "")
+    )
+    return bad.group_by("patient_id").aggregate(
+        problem_records_180d=bad.count(),
+        opioid_problems=(bad.drug_class == "opioid").cast("int64").sum(),
+    )
+
+
+def _harm(events: ir.Table, window: tuple[dt.date, dt.date]) -> ir.Table:
+    dated = events.mutate(event_date=events.date.cast("string").try_cast("date"))
+    inside = dated.filter(dated.event_date.between(*window))
+    latest = ibis.window(group_by="patient_id", order_by=ibis.desc("event_date"))
+    ranked = inside.mutate(n=ibis.row_number().over(latest))
+    label = ranked.kind + " " + ranked.event_date.cast("string")
+    return ranked.group_by("patient_id").aggregate(
+        harm_events_180d=ranked.count(),
+        opioid_overdose_180d=(ranked.kind == "opioid_overdose").cast("int64").sum(),
+        last_harm_event=ibis.ifelse(ranked.n == 0, label, ibis.null("string")).max(),
+    )
+
+
+def _rule_expression(node: ast.expr, table: ir.Table) -> ir.Value:
+    if isinstance(node, ast.Constant):
+        return ibis.literal(node.value)
+    if isinstance(node, ast.Name):
+        return table[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return ~_rule_expression(node.operand, table).fill_null(False)
+    if isinstance(node, ast.BoolOp):
+        parts = [_rule_expression(value, table).fill_null(False) for value in node.values]
+        result = parts[0]
+        for part in parts[1:]:
+            result = (result & part) if isinstance(node.op, ast.And) else (result | part)
+        return result
+    if isinstance(node, ast.Compare):
+        left = _rule_expression(node.left, table)
+        result = None
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = _rule_expression(comparator, table)
+            step = {
+                ast.GtE: left >= right, ast.Gt: left > right, ast.LtE: left <= right,
+                ast.Lt: left < right, ast.Eq: left == right, ast.NotEq: left != right,
+            }[type(op)]  # fmt: skip
+            result = step if result is None else result & step
+            left = right
+        return result
+    raise ValueError(f"unsupported rule node {ast.dump(node)}")  # parse_rule already refused it
+
+
+def _priority(table: ir.Table, rules: tuple[PriorityRule, ...]) -> ir.Table:
+    branches = [(_rule_expression(rule.expression, table).fill_null(False), rule) for rule in rules]
+    rank = ibis.cases(*[(cond, rule.rank) for cond, rule in branches], else_=ibis.null("int64"))
+    reason = ibis.cases(*[(cond, rule.reason) for cond, rule in branches], else_=ibis.null("string"))
+    return table.mutate(priority=rank, priority_reason=reason)
+
+
+def registry(
+    mme_rows: ir.Table,
+    as_of: dt.date,
+    settings: RegistrySettings,
+    rules: tuple[PriorityRule, ...],
+    events: ir.Table | None = None,
+) -> ir.Table:
+    """The registry as an engine table (REGISTRY_COLUMNS, then HARM_COLUMNS when events are given)."""
+    windows = Windows.ending(as_of, settings)
+    supply = mme_rows.filter(mme_rows.supply & (mme_rows.start_date <= as_of))
+    bup = supply.filter(supply.drug_class == "buprenorphine")
+    pain_bup = bup.filter(bup.route.isin(settings.buprenorphine_for_pain_routes))
+    opioid = supply.filter((supply.drug_class == "opioid") & (supply.status != "excluded"))
+    any_opioid = opioid.union(pain_bup, distinct=False)
+    benzo = supply.filter(supply.drug_class == "benzodiazepine")
+
+    # Records that could not be used stay visible: a patient whose opioid records are all unusable is
+    # listed with a count of them instead of vanishing from the worklist.
+    problems = _problem_records(mme_rows, windows.lookback)
+    with_problem_opioids = problems.filter(problems.opioid_problems > 0).select("patient_id")
+    population = (
+        any_opioid.filter(any_opioid.end_date >= windows.lookback[0])
+        .select("patient_id")
+        .union(with_problem_opioids, distinct=False)
+        .distinct()
+    )
+    recent = window_metrics(mme_rows, constant_segments(mme_rows), *windows.recent).select(
+        "patient_id", avg_daily_mme_90d="mme3", max_daily_mme_90d="mme4"
+    )
+    opioid_cover = coverage_intervals(any_opioid)
+    parts = [
+        recent,
+        _days_in(opioid_cover, windows.recent, "days_covered_90d"),
+        _days_in(opioid_cover, windows.ltot, "days_covered_ltot"),
+        _days_in(coverage_intervals(bup), windows.recent, "buprenorphine_days_90d"),
+        _benzo_overlap(opioid_cover, coverage_intervals(benzo), windows.recent),
+        _providers(any_opioid, windows.lookback),
+        _new_prescriber(any_opioid, windows, settings.new_prescriber_lookback_days),
+        problems.select("patient_id", "problem_records_180d"),
+    ]
+    if events is not None:
+        parts.append(_harm(events, windows.harm))
+    table = population
+    for number, part in enumerate(parts):
+        key = f"_patient_{number}"
+        keyed = part.rename({key: "patient_id"})
+        table = table.left_join(keyed, table.patient_id == keyed[key]).drop(key)
+    return _flags(table, settings, rules, with_harm=events is not None)
+
+
+def _flags(
+    table: ir.Table, settings: RegistrySettings, rules: tuple[PriorityRule, ...], with_harm: bool
+) -> ir.Table:
+    zero = ibis.literal(0).cast("int64")
+    low, high = settings.high_dose_thresholds
+    filled = table.mutate(
+        avg_daily_mme_90d=table.avg_daily_mme_90d.fill_null(0),
+        max_daily_mme_90d=table.max_daily_mme_90d.fill_null(0),
+        days_covered_90d=table.days_covered_90d.fill_null(zero),
+        benzo_overlap_days_90d=table.benzo_overlap_days_90d.fill_null(zero),
+        prescribers_180d=table.prescribers_180d.fill_null(zero),
+        pharmacies_180d=table.pharmacies_180d.fill_null(zero),
+        buprenorphine_days_90d=table.buprenorphine_days_90d.fill_null(zero),
+        problem_records_180d=table.problem_records_180d.fill_null(zero),
+        ltot=table.days_covered_ltot.fill_null(zero) >= settings.ltot_min_days,
+        harm_events_180d=table.harm_events_180d.fill_null(zero) if with_harm else zero,
+        opioid_overdose_180d=table.opioid_overdose_180d.fill_null(zero) if with_harm else zero,
+    )
+    flagged = filled.mutate(
+        high_dose_50=filled.avg_daily_mme_90d >= low,
+        high_dose_90=filled.avg_daily_mme_90d >= high,
+        multi_provider=(filled.prescribers_180d >= settings.min_prescribers)
+        & (filled.pharmacies_180d >= settings.min_pharmacies),
+    )
+    ranked = _priority(flagged, rules)
+    columns = REGISTRY_COLUMNS + (HARM_COLUMNS if with_harm else ())
+    return ranked.select(*columns).order_by(["priority", ibis.desc("avg_daily_mme_90d"), "patient_id"])

@@ -1,0 +1,88 @@
+"""`taperwise registry` writes the worklist, its metadata and the segments, with the definitions used."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from taperwise.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "prescriptions.csv"
+runner = CliRunner()
+
+
+def test_registry_writes_contract_columns_metadata_and_segments(tmp_path: Path):
+    out = tmp_path / "registry.csv"
+    result = runner.invoke(app, ["registry", str(SAMPLE), "--as-of", "2025-03-31", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    contract = [
+        "patient_id",
+        "avg_daily_mme_90d",
+        "max_daily_mme_90d",
+        "days_covered_90d",
+        "ltot",
+        "high_dose_50",
+        "high_dose_90",
+        "benzo_overlap_days_90d",
+        "prescribers_180d",
+        "pharmacies_180d",
+        "multi_provider",
+        "new_prescriber",
+        "buprenorphine_days_90d",
+        "priority",
+        "priority_reason",
+    ]
+    assert list(rows[0])[: len(contract)] == contract
+    assert [int(r["priority"]) for r in rows] == sorted(int(r["priority"]) for r in rows)
+    metadata = json.loads((tmp_path / "registry.metadata.json").read_text(encoding="utf-8"))
+    assert metadata["as_of"] == "2025-03-31"
+    assert metadata["windows"]["lookback"] == ["2024-10-03", "2025-03-31"]
+    assert metadata["windows"]["recent"] == ["2025-01-01", "2025-03-31"]
+    assert metadata["factor_set"]["id"] == "cdc-2022"
+    assert metadata["engine"] == "duckdb"
+    assert metadata["definitions"]["ltot_definition"] == "60-of-90"
+    assert metadata["priority_rules"][0]["rule_id"] == "P-OVERDOSE"
+    assert metadata["patients"] == len(rows)
+    assert (
+        (tmp_path / "registry.segments.csv")
+        .read_text(encoding="utf-8")
+        .startswith('"patient_id","start_date"')
+    )
+
+
+def test_registry_shows_harm_events_when_given(tmp_path: Path):
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "patient_id,date,kind,code,code_system\nS002,2025-03-01,emergency_visit,EMER,v3-ActCode\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "registry.csv"
+    args = ["registry", str(SAMPLE), "--as-of", "2025-03-31", "-o", str(out), "--events", str(events)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8") as handle:
+        rows = {r["patient_id"]: r for r in csv.DictReader(handle)}
+    assert rows["S002"]["harm_events_180d"] == "1"
+    assert rows["S002"]["last_harm_event"] == "emergency_visit 2025-03-01"
+
+
+def test_registry_refuses_an_unknown_ltot_definition(tmp_path: Path):
+    args = [
+        "registry",
+        str(SAMPLE),
+        "--as-of",
+        "2025-03-31",
+        "-o",
+        str(tmp_path / "r.csv"),
+        "--ltot",
+        "1-of-2",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "unknown LTOT definition" in result.output

@@ -1,0 +1,185 @@
+"""The registry on a small cohort whose flags and ranking were worked out by hand (clinical-rules §3).
+
+As-of date 2025-06-30: the recent window is 2025-04-02 … 2025-06-30 (90 days), the lookback window
+2025-01-02 … 2025-06-30 (180 days).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+
+from taperwise.exposure.mme import prescription_mme
+from taperwise.exposure.prescriptions import prescriptions_from_records
+from taperwise.exposure.registry import registry
+from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
+from tests.exposure.helpers import ALPRAZOLAM, BUPRENORPHINE_PATCH, OXY_ER_30, OXY_IR_10, rx
+
+AS_OF = dt.date(2025, 6, 30)
+RECENT_START = "2025-04-02"
+SUBLINGUAL_BUP = "Buprenorphine 8 MG Sublingual Tablet"
+
+
+def fill(
+    patient: str, rx_id: str, drug: str, start: str, days: int, qty: int, **extra: Any
+) -> dict[str, Any]:
+    return rx(rx_id, drug, start, days, qty, patient_id=patient, **extra)
+
+
+def cohort() -> list[dict[str, Any]]:
+    rows = [
+        # HIGH: 90 MME/day (oxycodone ER 30 mg BID) all 90 recent days + alprazolam 30 days → rank 2
+        fill("HIGH", "h1", OXY_ER_30, RECENT_START, 90, 180, prescriber_id="X", pharmacy_id="1"),
+        fill("HIGH", "h2", ALPRAZOLAM, "2025-05-01", 30, 60, prescriber_id="Z", pharmacy_id="1"),
+        # LTOT60: exactly 60 covered days in the recent window at 30 MME → long-term, rank 8
+        fill("LTOT60", "l1", OXY_IR_10, "2025-05-02", 60, 120, prescriber_id="X", pharmacy_id="1"),
+        # SHORT59: 59 days → not long-term, rank 9
+        fill("SHORT59", "s1", OXY_IR_10, "2025-05-03", 59, 118, prescriber_id="X", pharmacy_id="1"),
+        # OLD: last supply ended before the lookback window → not in the registry
+        fill("OLD", "o1", OXY_IR_10, "2024-11-01", 30, 60, prescriber_id="X", pharmacy_id="1"),
+        # MOUD: sublingual buprenorphine only → treatment for opioid use disorder, not in the registry
+        fill("MOUD", "m1", SUBLINGUAL_BUP, "2025-05-01", 30, 30, route="sublingual"),
+        # BUPPATCH: buprenorphine patch for pain → listed, no MME, covered and buprenorphine days counted
+        fill("BUPPATCH", "b1", BUPRENORPHINE_PATCH, "2025-04-02", 28, 4, units_per_day=1),
+        # NEWRX: two fills by X, the latest by Y → new prescriber
+        fill("NEWRX", "n1", OXY_IR_10, "2025-04-05", 30, 60, prescriber_id="X", pharmacy_id="1"),
+        fill("NEWRX", "n2", OXY_IR_10, "2025-05-05", 30, 60, prescriber_id="X", pharmacy_id="1"),
+        fill("NEWRX", "n3", OXY_IR_10, "2025-06-04", 30, 60, prescriber_id="Y", pharmacy_id="1"),
+        # NOPRESCRIBER: latest fill names no prescriber → new_prescriber unknown (empty), not false
+        fill("NOPRESCRIBER", "u1", OXY_IR_10, "2025-05-01", 30, 60, prescriber_id="X"),
+        fill("NOPRESCRIBER", "u2", OXY_IR_10, "2025-06-01", 30, 60),
+        # BROKEN: the only opioid record is unusable → listed for data review, rank 10
+        fill("BROKEN", "x1", OXY_IR_10, "2025-05-01", 30, -60),
+        # OVERDOSE: low dose but an overdose event → rank 1
+        fill("OVERDOSE", "v1", OXY_IR_10, "2025-06-01", 10, 10),
+    ]
+    # MANY: 4 prescribers and 4 pharmacies on short fills → multi-provider, rank 5
+    for i, start in enumerate(["2025-02-01", "2025-03-01", "2025-04-01", "2025-05-01"]):
+        rows.append(
+            fill("MANY", f"p{i}", OXY_IR_10, start, 7, 14, prescriber_id=f"D{i}", pharmacy_id=f"P{i}")
+        )
+    # FEWPHARM: 4 prescribers but 3 pharmacies → not multi-provider
+    for i, start in enumerate(["2025-02-01", "2025-03-01", "2025-04-01", "2025-05-01"]):
+        rows.append(
+            fill("FEWPHARM", f"q{i}", OXY_IR_10, start, 7, 14, prescriber_id=f"D{i}", pharmacy_id=f"P{i % 3}")
+        )
+    return rows
+
+
+def events() -> ibis.Table:
+    table = pa.table(
+        {
+            "patient_id": ["OVERDOSE", "HIGH"],
+            "date": ["2025-06-12", "2024-01-01"],
+            "kind": ["opioid_overdose", "emergency_visit"],
+            "code": ["T40.2X1A", "EMER"],
+            "code_system": ["ICD-10-CM", "v3-ActCode"],
+        }
+    )
+    return ibis.memtable(table)
+
+
+def run(ltot: str | None = None, with_events: bool = True) -> dict[str, dict[str, Any]]:
+    settings = load_registry_settings()
+    if ltot:
+        settings = settings.with_ltot(ltot)
+    rows = prescription_mme(prescriptions_from_records(cohort()))
+    table = registry(rows, AS_OF, settings, load_priority_rules(), events() if with_events else None)
+    return {row["patient_id"]: row for row in table.to_pyarrow().to_pylist()}
+
+
+@pytest.fixture(scope="module")
+def result() -> dict[str, dict[str, Any]]:
+    return run()
+
+
+def test_population_is_patients_with_opioid_supply_in_the_lookback(result):
+    expected = [
+        "HIGH",
+        "LTOT60",
+        "SHORT59",
+        "BUPPATCH",
+        "NEWRX",
+        "NOPRESCRIBER",
+        "BROKEN",
+        "OVERDOSE",
+        "MANY",
+        "FEWPHARM",
+    ]
+    assert set(result) == set(expected)
+
+
+def test_high_dose_and_benzodiazepine_overlap(result):
+    high = result["HIGH"]
+    assert high["avg_daily_mme_90d"] == Decimal("90")
+    assert high["max_daily_mme_90d"] == Decimal("90")
+    assert high["high_dose_90"] is True  # >= 90, the threshold is inclusive
+    assert high["high_dose_50"] is True
+    assert high["benzo_overlap_days_90d"] == 30
+    assert high["priority"] == 2
+
+
+def test_long_term_therapy_threshold_is_inclusive(result):
+    assert result["LTOT60"]["days_covered_90d"] == 60
+    assert result["LTOT60"]["ltot"] is True
+    assert result["SHORT59"]["days_covered_90d"] == 59
+    assert result["SHORT59"]["ltot"] is False
+
+
+def test_the_ltot_definition_is_a_setting():
+    as_90_of_180 = run(ltot="90-of-180")
+    assert as_90_of_180["LTOT60"]["ltot"] is False  # 60 days is not >= 90 of 180
+    assert as_90_of_180["HIGH"]["ltot"] is True
+
+
+def test_buprenorphine_for_pain_counts_as_opioid_therapy_but_not_in_mme(result):
+    patch = result["BUPPATCH"]
+    assert patch["avg_daily_mme_90d"] == 0
+    assert patch["buprenorphine_days_90d"] == 28
+    assert patch["days_covered_90d"] == 28
+
+
+def test_multiple_providers_needs_both_prescribers_and_pharmacies(result):
+    assert (result["MANY"]["prescribers_180d"], result["MANY"]["pharmacies_180d"]) == (4, 4)
+    assert result["MANY"]["multi_provider"] is True
+    assert result["MANY"]["priority"] == 5
+    assert (result["FEWPHARM"]["prescribers_180d"], result["FEWPHARM"]["pharmacies_180d"]) == (4, 3)
+    assert result["FEWPHARM"]["multi_provider"] is False
+
+
+def test_new_prescriber_flags_inherited_patients_and_stays_empty_when_unknown(result):
+    assert result["NEWRX"]["new_prescriber"] is True
+    assert result["LTOT60"]["new_prescriber"] is False  # a single fill: nobody to inherit from
+    assert result["NOPRESCRIBER"]["new_prescriber"] is None
+
+
+def test_unusable_records_keep_the_patient_visible_for_review(result):
+    broken = result["BROKEN"]
+    assert broken["problem_records_180d"] == 1
+    assert broken["priority_reason"] == "opioid records that could not be used: review the data"
+
+
+def test_harm_events_are_shown_and_an_overdose_ranks_first(result):
+    assert result["OVERDOSE"]["opioid_overdose_180d"] == 1
+    assert result["OVERDOSE"]["last_harm_event"] == "opioid_overdose 2025-06-12"
+    assert result["OVERDOSE"]["priority"] == 1
+    assert result["HIGH"]["harm_events_180d"] == 0  # its event is outside the 180-day window
+
+
+def test_hand_ranked_order_of_the_cohort():
+    table = registry(
+        prescription_mme(prescriptions_from_records(cohort())),
+        AS_OF,
+        load_registry_settings(),
+        load_priority_rules(),
+        events(),
+    )
+    order = [row["patient_id"] for row in table.to_pyarrow().to_pylist()]
+    assert order[:3] == ["OVERDOSE", "HIGH", "MANY"]
+    assert order[-1] == "BROKEN"
+    assert order.index("LTOT60") < order.index("SHORT59")
