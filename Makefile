@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 DEMO_OUT ?= out/demo
 SAMPLE := examples/prescriptions.csv
 
-.PHONY: help install demo demo-batch test lint typecheck unit bench clean
+.PHONY: help install system demo demo-batch test lint typecheck unit bench clean
 
 help:
 	@echo "make demo        run the pipeline on the built-in sample and show where the outputs are"
@@ -21,23 +21,57 @@ help:
 	.bootstrap/bin/pip install --quiet uv
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-groups
+	$(UV) sync --frozen --all-groups --all-extras
 	@touch $@
 
 install: $(VENV)/.synced
 
+# Machine packages the tests use: Debian's Chromium (the browser tests drive it; Playwright never
+# downloads one) and a Java runtime for Spark's local mode. Installed only when missing.
+system:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v java >/dev/null 2>&1; then \
+		echo "installing chromium and a Java runtime with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium openjdk-17-jre-headless >/dev/null; \
+	fi
+
+# The demo: a synthetic FHIR export (no real patient) → ingest → MME, segments, windows → registry
+# published into a fresh SQLite store with demo users → (make demo) the web app.
+DEMO_DB := sqlite:///$(DEMO_OUT)/taperwise.db
+DEMO_PASSWORD ?= taperwise-demo-2026
+DEMO_AS_OF := 2025-12-31
+
 demo-batch: install
-	@mkdir -p $(DEMO_OUT)
-	$(BIN)/taperwise mme $(SAMPLE) -o $(DEMO_OUT)/mme.csv
-	$(BIN)/taperwise segments $(SAMPLE) -o $(DEMO_OUT)/segments.csv
-	$(BIN)/taperwise window $(SAMPLE) --start 2025-01-01 --end 2025-03-31 -o $(DEMO_OUT)/window.csv
+	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
+	$(BIN)/taperwise synth --patients 2000 --format fhir --seed 7 -o $(DEMO_OUT)/fhir
+	$(BIN)/taperwise ingest fhir $(DEMO_OUT)/fhir -o $(DEMO_OUT)/prescriptions.parquet
+	$(BIN)/taperwise mme $(DEMO_OUT)/prescriptions.parquet -o $(DEMO_OUT)/mme.csv
+	$(BIN)/taperwise segments $(DEMO_OUT)/prescriptions.parquet -o $(DEMO_OUT)/segments.csv
+	$(BIN)/taperwise window $(DEMO_OUT)/prescriptions.parquet --start 2025-10-03 --end $(DEMO_AS_OF) -o $(DEMO_OUT)/window.csv
+	$(BIN)/taperwise registry $(DEMO_OUT)/prescriptions.parquet --as-of $(DEMO_AS_OF) \
+		--events $(DEMO_OUT)/prescriptions.events.parquet -o $(DEMO_OUT)/registry.csv \
+		--publish --db $(DEMO_DB) --org DEMO
+	$(BIN)/taperwise taper plan examples/taper-request.json -o $(DEMO_OUT)/taper-plan.json
+	@for user in "demo-gp clinician gp" "demo-pharmacist pharmacist pharmacy" "demo-analyst analyst research"; do \
+		set -- $$user; \
+		TAPERWISE_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/taperwise users add $$1 --role $$2 --specialty $$3 \
+			--org DEMO --db $(DEMO_DB) >/dev/null || exit 1; \
+	done
 	@echo
 	@echo "Outputs in $(DEMO_OUT)/:"
-	@echo "  mme.csv       one row per prescription: daily MME, status and reason"
-	@echo "  segments.csv  per patient, date ranges of constant total daily MME"
-	@echo "  window.csv    per patient, 2025-01-01..2025-03-31: total MME and mme1-mme4"
+	@echo "  fhir/                      the synthetic FHIR R4 bulk export (2,000 patients)"
+	@echo "  prescriptions.parquet      canonical prescriptions (+ .patients, .events, .problems.csv beside it)"
+	@echo "  mme.csv                    one row per prescription: daily MME, status and reason"
+	@echo "  segments.csv               per patient, date ranges of constant total daily MME"
+	@echo "  window.csv                 per patient, the 90 days to $(DEMO_AS_OF): total MME and mme1-mme4"
+	@echo "  registry.csv               the prioritised worklist (+ metadata and segments beside it)"
+	@echo "  taper-plan.json            a taper plan from examples/taper-request.json"
+	@echo "  taperwise.db               the clinical store, registry published for organisation DEMO"
+	@echo
+	@echo "Demo users (password: $(DEMO_PASSWORD)): demo-gp (clinician), demo-pharmacist, demo-analyst (de-identified)"
 
 demo: demo-batch
+	@echo "Serving http://127.0.0.1:8000 — sign in as demo-gp / $(DEMO_PASSWORD); Ctrl-C to stop"
+	TAPERWISE_DEV=1 $(BIN)/taperwise serve --host 127.0.0.1 --port 8000 --db $(DEMO_DB)
 
 lint: install
 	$(BIN)/ruff check .
@@ -46,7 +80,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+unit: install system
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -1,9 +1,14 @@
-"""Three ways to get constant-MME segments, run one per process so peak memory is each one's own.
+"""Ways to get segments and registry measures, one per process so that peak memory is each one's own.
 
-- ``taperwise_pipeline``: the product end to end (parse products, per-row MME, sweep) from the raw file.
-- ``taperwise_sweep``: the product's sweep alone, on the per-row MME that ``prepare`` wrote.
-- ``duckdb_sql``: a hand-written DuckDB SQL sweep on the same input (what an expert would write directly).
-- ``pandas_days``: the naive approach — one row per prescription per day, summed per patient and day.
+Segments:
+- ``taperwise_segments``: the product end to end (read, parse products, per-row MME, sweep) from the file.
+- ``sql_segments``: a hand-written DuckDB SQL sweep over the per-row MME that ``prepare`` wrote.
+- ``pandas_segments``: the naive approach — one row per prescription per day, summed per patient and day.
+
+Registry (the 90-day dose measures every registry needs: mme3, mme4, days covered):
+- ``taperwise_registry``: the full product registry (all flags, priority) from the raw file.
+- ``sql_registry``: hand-written DuckDB SQL for the three measures over the per-row MME.
+- ``pandas_registry``: the same three measures from one row per prescription per day.
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ import pandas as pd
 from taperwise.exposure.engine import connect
 from taperwise.exposure.mme import prescription_mme
 from taperwise.exposure.prescriptions import read_prescriptions
+from taperwise.exposure.registry import registry
 from taperwise.exposure.segments import constant_segments
+from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
+
+AS_OF = dt.date(2025, 12, 31)
+RECENT = (AS_OF - dt.timedelta(days=89), AS_OF)
 
 SWEEP_SQL = """
 WITH ev AS (
@@ -41,66 +51,95 @@ SELECT patient_id, min(d) AS start_date, max(nxt) - 1 AS end_date, max(level) AS
 FROM isl WHERE level > 0 GROUP BY patient_id, island
 """
 
+REGISTRY_SQL = """
+WITH seg AS ({sweep}),
+clipped AS (
+  SELECT patient_id, daily_mme,
+         greatest(least(end_date, DATE '{last}') - greatest(start_date, DATE '{first}') + 1, 0) AS days
+  FROM seg
+)
+SELECT patient_id, sum(daily_mme * days) / 90 AS avg_mme,
+       max(CASE WHEN days > 0 THEN daily_mme END) AS max_mme, sum(days) AS covered
+FROM clipped GROUP BY patient_id HAVING sum(days) > 0
+"""
+
 
 def prepare(source: Path, counted: Path) -> int:
-    """Per-row MME of the counted prescriptions: the common input of the sweep-only approaches."""
+    """Per-row MME of the counted prescriptions: the common input of the hand-written baselines."""
     with connect() as con:
-        rows = prescription_mme(read_prescriptions(source))
+        rows = prescription_mme(read_prescriptions(source, con))
         keep = rows.filter(rows.status == "ok").select("patient_id", "start_date", "end_date", "daily_mme")
         con.to_parquet(keep, counted)
         return int(con.execute(keep.count()))
 
 
-def run_taperwise_pipeline(source: Path) -> int:
-    """Raw file → product parsing → per-row MME → segments: what `taperwise segments` does."""
+def taperwise_segments(source: Path, counted: Path) -> int:
     with connect() as con:
-        rows = prescription_mme(read_prescriptions(source))
+        rows = prescription_mme(read_prescriptions(source, con))
         return int(con.execute(constant_segments(rows).count()))
 
 
-def run_taperwise_sweep(counted: Path) -> int:
-    """The product's sweep on the same input as the hand-written SQL."""
+def taperwise_registry(source: Path, counted: Path) -> int:
     with connect() as con:
-        rows = con.read_parquet(counted)
-        rows = rows.mutate(status=ibis.literal("ok"))
-        return int(con.execute(constant_segments(rows).count()))
+        rows = prescription_mme(read_prescriptions(source, con))
+        table = registry(rows, AS_OF, load_registry_settings(), load_priority_rules())
+        return int(con.execute(table.filter(table.avg_daily_mme_90d > 0).count()))
 
 
-def run_duckdb_sql(counted: Path) -> int:
+def sql_segments(source: Path, counted: Path) -> int:
     con = duckdb.connect()
     con.execute(f"CREATE VIEW rows AS SELECT * FROM read_parquet('{counted}')")
     return int(con.execute(f"SELECT count(*) FROM ({SWEEP_SQL})").fetchone()[0])  # type: ignore[index]
 
 
-def run_pandas_days(counted: Path) -> int:
+def sql_registry(source: Path, counted: Path) -> int:
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW rows AS SELECT * FROM read_parquet('{counted}')")
+    query = REGISTRY_SQL.format(sweep=SWEEP_SQL, first=RECENT[0], last=RECENT[1])
+    return int(con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0])  # type: ignore[index]
+
+
+def _daily(counted: Path) -> pd.DataFrame:
     rows = pd.read_parquet(counted)
+    rows["daily_mme"] = rows.daily_mme.astype(float)
     rows["days"] = (pd.to_datetime(rows.end_date) - pd.to_datetime(rows.start_date)).dt.days + 1
     expanded = rows.loc[rows.index.repeat(rows.days)].copy()
     expanded["day"] = pd.to_datetime(expanded.start_date) + pd.to_timedelta(
         expanded.groupby(level=0).cumcount(), unit="D"
     )
-    daily = expanded.groupby(["patient_id", "day"], sort=True)["daily_mme"].sum().reset_index()
+    return expanded.groupby(["patient_id", "day"], sort=True)["daily_mme"].sum().reset_index()
+
+
+def pandas_segments(source: Path, counted: Path) -> int:
+    daily = _daily(counted)
     gap = daily.groupby("patient_id").day.diff() != pd.Timedelta(days=1)
-    changed = daily.groupby("patient_id").daily_mme.diff().fillna(1) != 0
+    changed = daily.groupby("patient_id").daily_mme.diff().fillna(1).abs() > 1e-9
     return int((gap | changed).sum())
+
+
+def pandas_registry(source: Path, counted: Path) -> int:
+    daily = _daily(counted)
+    recent = daily[(daily.day >= pd.Timestamp(RECENT[0])) & (daily.day <= pd.Timestamp(RECENT[1]))]
+    per_patient = recent.groupby("patient_id").agg(total=("daily_mme", "sum"), peak=("daily_mme", "max"))
+    per_patient["avg"] = per_patient.total / 90
+    return len(per_patient)
+
+
+APPROACHES = {
+    name: function
+    for name, function in globals().items()
+    if name.split("_")[0] in ("taperwise", "sql", "pandas") and callable(function)
+}
 
 
 def main() -> None:
     approach, source, counted = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    ibis.options.interactive = False
     began = time.perf_counter()
-    if approach == "prepare":
-        segments = prepare(source, counted)
-    elif approach == "taperwise_pipeline":
-        segments = run_taperwise_pipeline(source)
-    elif approach == "taperwise_sweep":
-        segments = run_taperwise_sweep(counted)
-    elif approach == "duckdb_sql":
-        segments = run_duckdb_sql(counted)
-    else:
-        segments = run_pandas_days(counted)
+    result = prepare(source, counted) if approach == "prepare" else APPROACHES[approach](source, counted)
     seconds = time.perf_counter() - began
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{approach}\t{seconds:.3f}\t{peak_mb:.0f}\t{segments}\t{dt.datetime.now():%H:%M:%S}")
+    print(f"{approach}\t{seconds:.3f}\t{peak_mb:.0f}\t{result}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""`make bench`: segments at several sizes, taperwise against baselines in the same run, as ratios.
+"""`make bench`: segments and registry at several sizes, taperwise against baselines in the same run.
 
-Sizes come from BENCH_SIZES (default "100000,1000000"); the pandas day-per-row baseline is skipped above
-BENCH_PANDAS_MAX (default 1,000,000) because it needs memory in proportion to days covered. Each approach
-runs in its own process so that peak memory (max RSS) is its own. Results are printed as a Markdown table
-and written to bench/results/ for docs/benchmarks.md.
+Sizes (prescriptions, approximately: the generator makes whole patients) come from BENCH_SIZES (default
+"1000000,5000000"); the pandas day-per-row baselines are skipped above BENCH_PANDAS_MAX (default 5,000,000)
+because they need memory in proportion to days covered; BENCH_SPARK_MAX (default 1,000,000) bounds the
+Spark run. Each approach runs in its own process so that peak memory (max RSS) is its own. Results are
+printed as Markdown and written to bench/results/ for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -19,70 +20,87 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
-from bench.data import make_prescriptions
+from taperwise.synth.generator import SynthOptions
+from taperwise.synth.run import synthesize
 
 console = Console()
-APPROACHES = ("taperwise_pipeline", "taperwise_sweep", "duckdb_sql", "pandas_days")
+PRESCRIPTIONS_PER_PATIENT = 10.6  # measured on the generator's default mix
+PAIRS = (
+    ("segments", ("taperwise_segments", "sql_segments", "pandas_segments")),
+    ("registry", ("taperwise_registry", "sql_registry", "pandas_registry")),
+)
 
 
-def _run(approach: str, source: Path, counted: Path) -> tuple[float, float, int]:
-    out = (
-        subprocess.run(
-            [sys.executable, "-m", "bench.approaches", approach, str(source), str(counted)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
+def _run(
+    approach: str, source: Path, counted: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, int]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.approaches", approach, str(source), str(counted)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
-    _, seconds, peak, segments, _ = out.split("\t")
-    return float(seconds), float(peak), int(segments)
+    _, seconds, peak, result = completed.stdout.strip().splitlines()[-1].split("\t")
+    return float(seconds), float(peak), int(result)
+
+
+def _spark_run(source: Path) -> tuple[float, float, int]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.spark_registry", str(source)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    _, seconds, peak, result = completed.stdout.strip().splitlines()[-1].split("\t")
+    return float(seconds), float(peak), int(result)
 
 
 def main() -> None:
-    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "100000,1000000").split(",")]
-    pandas_max = int(os.environ.get("BENCH_PANDAS_MAX", "1000000"))
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "1000000,5000000").split(",")]
+    pandas_max = int(os.environ.get("BENCH_PANDAS_MAX", "5000000"))
+    spark_max = int(os.environ.get("BENCH_SPARK_MAX", "1000000"))
     lines = [
         f"Machine: {platform.node()} — {os.cpu_count()} cores, {platform.machine()}, Python "
         f"{platform.python_version()}; run {dt.datetime.now():%Y-%m-%d %H:%M}",
         "",
-        "| prescriptions | approach | seconds | peak MB | segments | time ÷ hand-written SQL |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| prescriptions | task | approach | seconds | peak MB | result rows | time ÷ hand-written SQL |",
+        "|---:|---|---|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp, Progress(console=console) as progress:
-        task = progress.add_task("benchmarks", total=len(sizes) * (len(APPROACHES) + 1))
+        task = progress.add_task("benchmarks", total=len(sizes) * 8)
         for n in sizes:
-            source = make_prescriptions(n, Path(tmp) / f"rx-{n}.parquet")
+            source = Path(tmp) / f"rx-{n}.parquet"
+            summary = synthesize(
+                SynthOptions(patients=int(n / PRESCRIPTIONS_PER_PATIENT), seed=1, malformed=False),
+                "csv",
+                source,
+            )
+            rows = summary.prescriptions
             counted = Path(tmp) / f"counted-{n}.parquet"
             _run("prepare", source, counted)
             progress.advance(task)
-            results = {}
-            for approach in APPROACHES:
-                if approach == "pandas_days" and n > pandas_max:
+            for label, approaches in PAIRS:
+                results = {}
+                for approach in approaches:
+                    if approach.startswith("pandas") and n > pandas_max:
+                        progress.advance(task)
+                        continue
+                    results[approach] = _run(approach, source, counted)
                     progress.advance(task)
-                    continue
-                results[approach] = _run(approach, source, counted)
+                if label == "registry" and n <= spark_max:
+                    results["taperwise_registry_spark"] = _spark_run(source)
                 progress.advance(task)
-            baseline = results["duckdb_sql"][0]
-            counts = {r[2] for r in results.values()}
-            if len(counts) != 1:
-                console.print(f"[red]approaches disagree on segment count at {n}: {results}")
-            for approach, (seconds, peak, segments) in results.items():
-                cells = [
-                    f"{n:,}",
-                    approach,
-                    f"{seconds:.2f}",
-                    f"{peak:.0f}",
-                    f"{segments:,}",
-                    f"{seconds / baseline:.2f}×",
-                ]
-                lines.append("| " + " | ".join(cells) + " |")
+                baseline = results[f"sql_{label}"][0]
+                for approach, (seconds, peak, result) in results.items():
+                    cells = [f"{rows:,}", label, approach, f"{seconds:.2f}", f"{peak:.0f}", f"{result:,}"]
+                    cells.append(f"{seconds / baseline:.2f}×")
+                    lines.append("| " + " | ".join(cells) + " |")
     report = "\n".join(lines)
     console.print(report)
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"segments-{dt.datetime.now():%Y%m%d-%H%M}.md").write_text(report + "\n", encoding="utf-8")
+    (out / f"bench-{dt.datetime.now():%Y%m%d-%H%M}.md").write_text(report + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from taperwise import __version__
-from taperwise.commands import exposure, registry, taper
+from taperwise.commands import exposure, ingest, registry, serve, store, synth, taper
 
 app = typer.Typer(
     name="taperwise",
@@ -18,6 +18,10 @@ app.command()(exposure.mme)
 app.command()(exposure.segments)
 app.command()(exposure.window)
 app.command(name="registry")(registry.registry_command)
+app.command()(synth.synth)
+app.add_typer(store.users_app, name="users")
+app.command()(serve.serve)
+app.add_typer(ingest.app, name="ingest", help="EHR exports to canonical prescriptions: FHIR, OMOP, CSV.")
 app.add_typer(taper.app, name="taper", help="Taper plans: plan from a request, adapt after a follow-up.")
 
 

@@ -38,9 +38,11 @@ def cohort() -> list[dict[str, Any]]:
         fill("HIGH", "h2", ALPRAZOLAM, "2025-05-01", 30, 60, prescriber_id="Z", pharmacy_id="1"),
         # LTOT60: exactly 60 covered days in the recent window at 30 MME → long-term, rank 8
         fill("LTOT60", "l1", OXY_IR_10, "2025-05-02", 60, 120, prescriber_id="X", pharmacy_id="1"),
-        # SHORT59: 59 days → not long-term, rank 9
+        # SHORT59: 59 days → not long-term, rank 10
         fill("SHORT59", "s1", OXY_IR_10, "2025-05-03", 59, 118, prescriber_id="X", pharmacy_id="1"),
         # OLD: last supply ended before the lookback window → not in the registry
+        # LATE: supply began before the lookback and ended inside it, none in the last 90 days → rank 10
+        fill("LATE", "t1", OXY_IR_10, "2024-12-20", 30, 60, prescriber_id="X", pharmacy_id="1"),
         fill("OLD", "o1", OXY_IR_10, "2024-11-01", 30, 60, prescriber_id="X", pharmacy_id="1"),
         # MOUD: sublingual buprenorphine only → treatment for opioid use disorder, not in the registry
         fill("MOUD", "m1", SUBLINGUAL_BUP, "2025-05-01", 30, 30, route="sublingual"),
@@ -53,7 +55,7 @@ def cohort() -> list[dict[str, Any]]:
         # NOPRESCRIBER: latest fill names no prescriber → new_prescriber unknown (empty), not false
         fill("NOPRESCRIBER", "u1", OXY_IR_10, "2025-05-01", 30, 60, prescriber_id="X"),
         fill("NOPRESCRIBER", "u2", OXY_IR_10, "2025-06-01", 30, 60),
-        # BROKEN: the only opioid record is unusable → listed for data review, rank 10
+        # BROKEN: the only opioid record is unusable → listed for data review, rank 9
         fill("BROKEN", "x1", OXY_IR_10, "2025-05-01", 30, -60),
         # OVERDOSE: low dose but an overdose event → rank 1
         fill("OVERDOSE", "v1", OXY_IR_10, "2025-06-01", 10, 10),
@@ -100,6 +102,7 @@ def result() -> dict[str, dict[str, Any]]:
 
 def test_population_is_patients_with_opioid_supply_in_the_lookback(result):
     expected = [
+        "LATE",
         "HIGH",
         "LTOT60",
         "SHORT59",
@@ -158,6 +161,13 @@ def test_new_prescriber_flags_inherited_patients_and_stays_empty_when_unknown(re
     assert result["NOPRESCRIBER"]["new_prescriber"] is None
 
 
+def test_every_listed_patient_gets_a_priority_even_without_recent_supply(result):
+    late = result["LATE"]
+    assert (late["days_covered_90d"], late["prescribers_180d"]) == (0, 0)
+    assert late["priority"] == 10
+    assert late["priority_reason"] == "opioid supply in the last 180 days"
+
+
 def test_unusable_records_keep_the_patient_visible_for_review(result):
     broken = result["BROKEN"]
     assert broken["problem_records_180d"] == 1
@@ -181,5 +191,6 @@ def test_hand_ranked_order_of_the_cohort():
     )
     order = [row["patient_id"] for row in table.to_pyarrow().to_pylist()]
     assert order[:3] == ["OVERDOSE", "HIGH", "MANY"]
-    assert order[-1] == "BROKEN"
+    assert order.index("BROKEN") < order.index("SHORT59")  # data review before plain supply
+    assert all(row["priority"] is not None for row in table.to_pyarrow().to_pylist())
     assert order.index("LTOT60") < order.index("SHORT59")

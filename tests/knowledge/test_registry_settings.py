@@ -29,7 +29,8 @@ def test_priority_rules_are_ordered_and_end_with_a_catch_all():
     rules = load_priority_rules()
     assert [r.rank for r in rules] == sorted(r.rank for r in rules)
     assert rules[0].rule_id == "P-OVERDOSE"
-    assert rules[-1].rule_id == "P-DATA"
+    assert rules[-1].rule_id == "P-ANY"
+    assert rules[-1].when == "true"  # every listed patient gets a priority
 
 
 @pytest.mark.parametrize(

@@ -28,3 +28,17 @@ def morphine_er(dose: float = 90, times: int = 3, strengths: list[float] | None 
 
 def fentanyl(dose: float = 100, strengths: list[float] | None = None) -> dict[str, Any]:
     return {"drug": FENTANYL_25, "dose": dose, "strengths": strengths or PATCH_STRENGTHS}
+
+
+ORAMORPH = "Oramorph 10mg/5ml oral solution"
+MORPHINE_SOLUTION = "Morphine sulfate 10mg/5ml oral solution"
+OXYCODONE_SOLUTION = "Oxycodone Hydrochloride 1 MG/ML Oral Solution"
+MONTHLY_10 = {"reduction": 10, "unit": "percent_of_original", "every_days": 28}
+
+
+def oxycodone_ir(dose: float = 5, times: int = 2) -> dict[str, Any]:
+    return {"drug": OXYCODONE_IR, "dose": dose, "times_per_day": times, "strengths": [5]}
+
+
+def liquid(drug: str = ORAMORPH, dose: float = 10, times: int = 4) -> dict[str, Any]:
+    return {"drug": drug, "dose": dose, "times_per_day": times}

@@ -1,8 +1,13 @@
-"""Properties over many generated regimens and paces: what must hold for every plan."""
+"""Properties over many generated regimens and paces: what must hold for every plan.
+
+Regimens: morphine ER tablets or an oral liquid, optionally with a fentanyl patch; one drug at a time or,
+when drawn, concurrent changes; discontinue or a target daily MME.
+"""
 
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +16,7 @@ from hypothesis import strategies as st
 
 from taperwise.taper import TaperPlan, plan_taper
 from taperwise.taper.rules import load_rules
-from tests.taper.builders import PATCH_STRENGTHS, fentanyl, morphine_er, request
+from tests.taper.builders import MORPHINE_SOLUTION, PATCH_STRENGTHS, fentanyl, morphine_er, request
 
 ER_STRENGTHS = [15, 30, 60, 100]
 
@@ -19,6 +24,8 @@ ER_STRENGTHS = [15, 30, 60, 100]
 @st.composite
 def oral_regimens(draw: st.DrawFn) -> dict[str, Any]:
     times = draw(st.integers(1, 4))
+    if draw(st.integers(0, 4)) == 0:  # an oral liquid, 2 mg/mL, measured in 0.5 mL steps
+        return {"drug": MORPHINE_SOLUTION, "doses": [draw(st.integers(1, 20)) for _ in range(times)]}
     doses = [draw(st.sampled_from([15, 30, 45, 60, 75, 90, 100, 120])) for _ in range(times)]
     item = morphine_er(strengths=ER_STRENGTHS)
     del item["dose"], item["times_per_day"]
@@ -46,7 +53,13 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
             st.builds(lambda v: {"type": "target_daily_mme", "value": v}, st.integers(10, 200)),
         )
     )
-    return request(*regimen, pace=pace, goal=goal, opioid_use_days=draw(st.integers(0, 3000)))
+    return request(
+        *regimen,
+        pace=pace,
+        goal=goal,
+        opioid_use_days=draw(st.integers(0, 3000)),
+        concurrent_changes=draw(st.booleans()),
+    )
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -98,26 +111,88 @@ def test_every_plan_ends_at_its_goal(raw: dict[str, Any]) -> None:
 @given(requests())
 def test_tablets_are_never_split_and_strengths_are_real(raw: dict[str, Any]) -> None:
     plan = plan_taper(raw)
-    real = {0: {Decimal(str(s)) for s in raw["regimen"][0]["strengths"]}}
-    if len(raw["regimen"]) > 1:
-        real[1] = {Decimal(str(s)) for s in raw["regimen"][1]["strengths"]}
+    real = {i: {Decimal(str(s)) for s in item.get("strengths", [2])} for i, item in enumerate(raw["regimen"])}
     for step in plan.steps:
         for admin in step.administrations:
             assert all(u.strength in real[admin.regimen_index] for u in admin.units)
             assert all(isinstance(u.count, int) and u.count >= 1 for u in admin.units)
-            assert sum((u.strength * u.count for u in admin.units), Decimal(0)) == admin.dose
+            if admin.volume_ml is None:
+                assert sum((u.strength * u.count for u in admin.units), Decimal(0)) == admin.dose
+            else:  # a liquid: whole 0.5 mL measures of its one concentration
+                assert admin.volume_ml * 2 == admin.dose
+                assert (admin.volume_ml * 2) % 1 == 0
 
 
 @SETTINGS
 @given(requests())
-def test_only_one_drug_changes_at_a_time(raw: dict[str, Any]) -> None:
+def test_only_one_drug_changes_at_a_time_unless_asked(raw: dict[str, Any]) -> None:
     plan = plan_taper(raw)
     previous = plan.baseline
     for step in plan.steps:
         before = {(a.regimen_index, a.time, a.dose) for a in previous.administrations}
         after = {(a.regimen_index, a.time, a.dose) for a in step.administrations}
-        assert len({i for i, _, _ in before ^ after}) <= 1
+        changed = {i for i, _, _ in before ^ after}
+        assert changed == {c.regimen_index for c in step.changes}
+        if not raw["concurrent_changes"]:
+            assert len(changed) <= 1
+        if len(changed) > 1:
+            assert any(w.code == "concurrent_changes" and step.number in w.steps for w in plan.warnings)
         previous = step
+
+
+@SETTINGS
+@given(requests())
+def test_no_drug_is_ever_stopped_abruptly(raw: dict[str, Any]) -> None:
+    """A drug stops only from its smallest unit taken once a day (or its smallest patch)."""
+    plan = plan_taper(raw)
+    previous = plan.baseline
+    for step in plan.steps:
+        for change in step.changes:
+            if change.kind == "stop":
+                last = [a for a in previous.administrations if a.regimen_index == change.regimen_index]
+                assert len(last) == 1
+                assert sum(u.count for u in last[0].units) == 1  # one tablet, one measure or one patch
+                assert change.achieved_reduction == min(
+                    (a.dose for s in (plan.baseline, *plan.steps) for a in s.administrations
+                     if a.regimen_index == change.regimen_index), default=None)  # fmt: skip
+        previous = step
+
+
+@SETTINGS
+@given(requests())
+def test_rounding_never_exceeds_the_agreed_step_or_its_average_rate(raw: dict[str, Any]) -> None:
+    plan = plan_taper(raw)
+    multiple = load_rules().number("rounding", "max_step_multiple")
+    every = raw["pace"]["every_days"]
+    for step in plan.steps:
+        for change in step.changes:
+            if change.kind != "reduction":
+                continue
+            if change.achieved_reduction > change.requested_reduction * multiple:
+                # only when even the smallest move is larger: then the interval is lengthened
+                assert change.interval_days > every
+                assert change.achieved_reduction / change.interval_days <= change.requested_reduction / every
+            else:
+                assert change.interval_days == every
+
+
+@SETTINGS
+@given(requests())
+def test_follow_ups_are_at_least_monthly_and_one_to_four_weeks_after_each_change(raw: dict[str, Any]) -> None:
+    plan = plan_taper(raw)
+    visits = [v.date for v in plan.follow_ups]
+    last_change = max(s.start_date for s in plan.steps if s.changes or s.kind == "hold")
+    assert visits
+    assert visits[-1] >= last_change
+    for earlier, later in itertools.pairwise([plan.baseline.start_date, *visits]):
+        assert (later - earlier).days <= 28
+    for step in plan.steps:
+        if not step.changes:
+            continue
+        soonest = timedelta(days=min(7, step.days or 7))
+        assert any(soonest <= visit - step.start_date <= timedelta(days=28) for visit in visits)
+        if (step.days or 28) <= 7:  # weekly (faster) steps: a visit before the next change
+            assert any(step.start_date < visit <= step.start_date + timedelta(days=7) for visit in visits)
 
 
 @SETTINGS
@@ -127,19 +202,18 @@ def test_a_warning_appears_whenever_a_rule_is_crossed(raw: dict[str, Any]) -> No
     rules = load_rules()
     check = rules.rate_check_for(raw["opioid_use_days"])
     originals = {d["regimen_index"]: Decimal(str(d["original_daily"])) for d in plan.summary["drugs"]}
+    limit = rules.number("rounding", "max_step_multiple")
     for step in plan.steps:
-        if step.changed_drug is None or step.achieved_reduction is None or step.interval_days is None:
-            continue
-        rate = (
-            step.achieved_reduction / originals[step.changed_drug] * 100 * check.per_days / step.interval_days
-        )
-        if rate > check.threshold:
-            assert any(w.code == check.warning and step.number in w.steps for w in plan.warnings)
-        if step.interval_days < rules.days("rapid", "below_days"):
-            assert any(w.code == "rapid_taper" and w.severity == "requires_review" for w in plan.warnings)
-        limit = (step.requested_reduction or Decimal(0)) * rules.number("rounding", "max_step_multiple")
-        if step.kind == "reduction" and step.achieved_reduction > limit:
-            assert any(w.code == "interval_lengthened" and step.number in w.steps for w in plan.warnings)
+        for change in step.changes:  # every drug changed at this step, each checked on its own
+            here = [w for w in plan.warnings if step.number in w.steps and w.drug == change.regimen_index]
+            original = originals[change.regimen_index]
+            rate = change.achieved_reduction / original * 100 * check.per_days / change.interval_days
+            if rate > check.threshold:
+                assert any(w.code == check.warning for w in here)
+            if change.interval_days < rules.days("rapid", "below_days"):
+                assert any(w.code == "rapid_taper" and w.severity == "requires_review" for w in here)
+            if change.kind == "reduction" and change.achieved_reduction > change.requested_reduction * limit:
+                assert any(w.code == "interval_lengthened" for w in here)
+            if change.kind == "stop" and change.regimen_index == 1:
+                assert any(w.code == "patch_last_step" and w.severity == "caution" for w in here)
     assert "naloxone" in plan.warning_codes()
-    if any(s.kind == "stop" and s.changed_drug == 1 for s in plan.steps):
-        assert "patch_last_step" in plan.warning_codes()

@@ -11,12 +11,13 @@ import pyarrow as pa
 import typer
 
 from taperwise.console import err_console, fail, stages
-from taperwise.errors import TaperwiseError
+from taperwise.errors import TaperwiseError, UnusableInputError
 from taperwise.exposure.engine import ENGINES, connect, write_result
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
 from taperwise.exposure.prescriptions import ROW, read_prescriptions
 from taperwise.exposure.segments import SEGMENT_COLUMNS, constant_segments
 from taperwise.exposure.windows import WINDOW_COLUMNS, window_metrics
+from taperwise.knowledge.codes import CodeTable, load_cdc_ndc_file, load_omop_drug_strength
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, available_factor_sets, load_factor_set
 
 InputArg = Annotated[
@@ -27,6 +28,14 @@ FactorsOpt = Annotated[
     str,
     typer.Option("--factors", help=f"Conversion-factor set: {', '.join(available_factor_sets())}"),
 ]
+CodesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--codes",
+        help="Verified code table: the CDC NDC/MME file (.xlsx) or a folder with OMOP drug_strength.csv "
+        "and concept.csv; rows whose ndc/rxcui is in it are checked against their text",
+    ),
+]
 EngineOpt = Annotated[
     str, typer.Option("--engine", help=f"Where the exposure engine runs: {', '.join(ENGINES)}")
 ]
@@ -34,6 +43,23 @@ EngineOpt = Annotated[
 
 def _check_factor_set(factors: str) -> None:
     load_factor_set(factors)  # raises KnowledgeError naming the known sets
+
+
+def load_codes(path: Path | None) -> CodeTable | None:
+    """The code table named by --codes, or None; unreadable rows are listed, not dropped."""
+    if path is None:
+        return None
+    if path.is_dir():
+        table = load_omop_drug_strength(path / "drug_strength.csv", path / "concept.csv")
+    elif path.suffix.lower() in (".xlsx", ".xlsm"):
+        table = load_cdc_ndc_file(path)
+    else:
+        raise UnusableInputError(f"{path}: --codes takes a CDC NDC/MME .xlsx file or an OMOP folder")
+    for issue in table.issues[:20]:
+        err_console.print(f"codes: {issue}", highlight=False)
+    if len(table.issues) > 20:
+        err_console.print(f"codes: … and {len(table.issues) - 20} more rows not read", highlight=False)
+    return table
 
 
 def _summary(path: Path, statuses: Counter[str]) -> None:
@@ -46,6 +72,7 @@ def mme(
     output: OutputOpt,
     factors: FactorsOpt = DEFAULT_FACTOR_SET,
     engine: EngineOpt = "duckdb",
+    codes: CodesOpt = None,
 ) -> None:
     """Daily MME for every prescription row, in input order, with status and reason.
 
@@ -55,9 +82,9 @@ def mme(
         _check_factor_set(factors)
         with connect(engine) as con, stages() as progress:
             progress.start("reading prescriptions")
-            prescriptions = read_prescriptions(input)
+            prescriptions = read_prescriptions(input, con)
             progress.start("resolving products and computing MME")
-            rows = prescription_mme(prescriptions, factors)
+            rows = prescription_mme(prescriptions, factors, load_codes(codes))
             expr = rows.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS)
             progress.start("writing rows")
             statuses: Counter[str] = Counter()
@@ -78,6 +105,7 @@ def segments(
     output: OutputOpt,
     factors: FactorsOpt = DEFAULT_FACTOR_SET,
     engine: EngineOpt = "duckdb",
+    codes: CodesOpt = None,
 ) -> None:
     """Per patient, the maximal date ranges of constant total daily MME above zero.
 
@@ -89,7 +117,7 @@ def segments(
         _check_factor_set(factors)
         with connect(engine) as con, stages() as progress:
             progress.start("reading prescriptions")
-            rows = prescription_mme(read_prescriptions(input), factors)
+            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
             progress.start("sweeping intervals and writing")
             count = write_result(
                 con,
@@ -112,6 +140,7 @@ def window(
     output: OutputOpt,
     factors: FactorsOpt = DEFAULT_FACTOR_SET,
     engine: EngineOpt = "duckdb",
+    codes: CodesOpt = None,
 ) -> None:
     """Per patient over an inclusive window: total MME, days supply and covered, and mme1-mme4.
 
@@ -127,7 +156,7 @@ def window(
         _check_factor_set(factors)
         with connect(engine) as con, stages() as progress:
             progress.start("reading prescriptions")
-            rows = prescription_mme(read_prescriptions(input), factors)
+            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
             progress.start("computing window metrics and writing")
             metrics = window_metrics(rows, constant_segments(rows), start.date(), end.date())
             count = write_result(

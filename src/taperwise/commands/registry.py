@@ -9,15 +9,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
-import ibis
 import typer
 
 from taperwise import __version__
 from taperwise.canonical import EVENT_COLUMNS
-from taperwise.commands.exposure import EngineOpt, FactorsOpt, InputArg, OutputOpt
+from taperwise.commands.exposure import CodesOpt, EngineOpt, FactorsOpt, InputArg, OutputOpt, load_codes
+from taperwise.commands.store import publish as publish_snapshot
 from taperwise.console import err_console, fail, stages
 from taperwise.errors import TaperwiseError, UnusableInputError
-from taperwise.exposure.engine import connect, write_result
+from taperwise.exposure.engine import connect, register_arrow, write_result
 from taperwise.exposure.mme import prescription_mme
 from taperwise.exposure.prescriptions import read_prescriptions, read_table_file
 from taperwise.exposure.registry import HARM_COLUMNS, REGISTRY_COLUMNS, Windows, registry
@@ -111,20 +111,34 @@ def registry_command(
     output: OutputOpt,
     factors: FactorsOpt = DEFAULT_FACTOR_SET,
     engine: EngineOpt = "duckdb",
+    codes: CodesOpt = None,
     ltot: Annotated[
         str | None, typer.Option("--ltot", help="LTOT definition: 60-of-90 (default) or 90-of-180")
     ] = None,
     events: Annotated[Path | None, typer.Option("--events", help="Harm events file (CSV/Parquet)")] = None,
     settings_file: Annotated[Path | None, typer.Option("--settings", help="Own thresholds (JSON)")] = None,
     rules_file: Annotated[Path | None, typer.Option("--rules", help="Own priority rules (CSV)")] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Load the registry into the clinical app's store")
+    ] = False,
+    db: Annotated[
+        str | None, typer.Option("--db", envvar="TAPERWISE_DB", help="Store URL for --publish")
+    ] = None,
+    org: Annotated[str | None, typer.Option("--org", help="Organisation code the patients belong to")] = None,
 ) -> None:
     """The prioritised registry: one row per patient with opioid supply in the 180 days ending on D.
 
     Writes OUT, OUT-stem.metadata.json (definitions, thresholds, factor set, engine, version) and
     OUT-stem.segments.<ext> (constant-MME segments, for trajectories).
 
+    With --publish --db URL --org ORG the registry, segments and prescriptions are loaded into the clinical
+    app's store as a new snapshot (the previous one is superseded, never deleted).
+
     Example: taperwise registry prescriptions.parquet --as-of 2025-03-31 -o registry.csv --events events.csv
     """
+    if publish and (db is None or org is None):
+        fail("--publish needs --db URL and --org CODE")
+        raise typer.Exit(2)
     try:
         settings = load_registry_settings(settings_file)
         if ltot is not None:
@@ -133,10 +147,11 @@ def registry_command(
         load_factor_set(factors)
         with connect(engine) as con, stages() as progress:
             progress.start("reading prescriptions")
-            rows = prescription_mme(read_prescriptions(input), factors)
+            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
             event_table = None
             if events is not None:
-                event_table = ibis.memtable(read_table_file(events, EVENT_COLUMNS[:3], EVENT_COLUMNS[3:]))
+                event_rows = read_table_file(events, EVENT_COLUMNS[:3], EVENT_COLUMNS[3:])
+                event_table = register_arrow(con, event_rows, prefix="events")
             progress.start("computing the registry")
             table = registry(rows, as_of.date(), settings, rules, event_table)
             columns = REGISTRY_COLUMNS + (HARM_COLUMNS if events is not None else ())
@@ -159,3 +174,9 @@ def registry_command(
     err_console.print(
         f"wrote {output} ({count:,} patients), {metadata_path.name}, {segments_path.name}", highlight=False
     )
+    if publish and db is not None and org is not None:
+        try:
+            publish_snapshot(output, db, org, prescriptions=input, events=events)
+        except TaperwiseError as exc:
+            fail(str(exc))
+            raise typer.Exit(2) from exc

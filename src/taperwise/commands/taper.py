@@ -81,6 +81,10 @@ def plan(
                     "dose": 90, "times_per_day": 3, "strengths": [15, 30, 60]}],
        "goal": {"type": "discontinue"},
        "pace": {"reduction": 45, "unit": "absolute", "every_days": 28}}
+    Options in the request: "market": "US" or "UK" (strengths and pack sizes; default both),
+    "concurrent_changes": true (several drugs step down together; default one at a time).
+    Oral liquids are dosed in mg and shown in mL; an as-needed drug needs "as_needed": true and
+    its "scheduled_equivalent".
     Schema: docs/schemas/taper-request.schema.json; the plan: docs/schemas/taper-plan.schema.json.
     """
     try:

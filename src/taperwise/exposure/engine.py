@@ -7,6 +7,8 @@ in Arrow record batches, so an output larger than memory never has to be held at
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,23 +19,81 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from ibis.common.exceptions import IbisError
 
 from taperwise.errors import UnusableInputError
 
-Engine = Literal["duckdb"]
-ENGINES: tuple[str, ...] = ("duckdb",)
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+SPARK_MASTER_ENV = "TAPERWISE_SPARK_MASTER"  # e.g. spark://host:7077 or yarn; default local[*]
+
+
+def _spark_backend() -> ibis.BaseBackend:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise UnusableInputError(
+            "engine 'spark' needs PySpark: install taperwise with the 'spark' extra (uv sync --extra spark)"
+        ) from exc
+    builder = (
+        SparkSession.builder.master(os.environ.get(SPARK_MASTER_ENV, "local[*]"))
+        .appName("taperwise")
+        .config("spark.sql.session.timeZone", "UTC")  # dates must not shift with the machine's zone
+        .config("spark.sql.ansi.enabled", "true")  # overflow and bad casts fail instead of wrapping
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    master = os.environ.get(SPARK_MASTER_ENV, "local[*]")
+    if master.startswith("local"):
+        # 200 shuffle partitions (Spark's default) is sized for clusters; on one machine it is pure overhead.
+        builder = builder.config("spark.sql.shuffle.partitions", str(max(2, (os.cpu_count() or 2) * 2)))
+    for key, value in _spark_settings().items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session)
+
+
+def _spark_settings() -> dict[str, str]:
+    """Extra Spark settings from TAPERWISE_SPARK_CONF="key=value;key=value" (cluster deployments)."""
+    raw = os.environ.get("TAPERWISE_SPARK_CONF", "")
+    pairs = [item.split("=", 1) for item in raw.split(";") if "=" in item]
+    return {key.strip(): value.strip() for key, value in pairs}
 
 
 @contextmanager
 def connect(engine: str = "duckdb") -> Iterator[ibis.BaseBackend]:
-    """A fresh backend connection; memtables built by the exposure modules run on it."""
-    if engine != "duckdb":
+    """A backend connection for the exposure expressions: in-memory DuckDB, or a Spark session."""
+    if engine not in ENGINES:
         raise UnusableInputError(f"engine {engine!r} is not available; choose one of {', '.join(ENGINES)}")
+    if engine == "spark":
+        # The Spark session outlives the call: starting one costs seconds, and tests and the app reuse it.
+        yield _spark_backend()
+        return
     con = ibis.duckdb.connect()
     try:
         yield con
     finally:
         con.disconnect()
+
+
+def register_arrow(con: ibis.BaseBackend, table: pa.Table, prefix: str = "taperwise") -> ir.Table:
+    """An Arrow table as a table bound to `con`, nulls kept as nulls on every engine."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    if con.name == "pyspark":
+        # Through Arrow, not pandas: pandas would turn null strings into the text 'NaN'.
+        session = con._session
+        session.createDataFrame(table).createOrReplaceTempView(name)
+        return con.table(name)
+    return con.create_table(name, obj=table, temp=True)
+
+
+def lookup_table(like: ir.Table, table: pa.Table) -> ir.Table:
+    """A small lookup table on the same engine as `like` (a memtable when `like` is not bound)."""
+    try:
+        backend = like._find_backend()
+    except IbisError:  # an expression over memtables only: no backend of its own
+        return ibis.memtable(table)
+    return register_arrow(backend, table, prefix="lookup")
 
 
 def output_format(path: Path) -> str:

@@ -8,11 +8,11 @@ knows a number: the numbers are in the CSV files.
 
 from __future__ import annotations
 
-import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from taperwise.exposure.dose import AMOUNT_TO_FACTOR_UNIT
+from taperwise.exposure.engine import lookup_table
 from taperwise.knowledge.factors import FactorSet
 
 # Tier bounds are compared on a daily amount rounded to this many places, so that 59.99999999 from
@@ -33,7 +33,7 @@ FACTOR_SCHEMA = pa.schema(
 )
 
 
-def factor_table(fs: FactorSet) -> ir.Table:
+def factor_rows(fs: FactorSet) -> pa.Table:
     """One row per (factor row, amount unit it accepts)."""
     rows = []
     for factor in fs.factors:
@@ -52,7 +52,7 @@ def factor_table(fs: FactorSet) -> ir.Table:
                     "f_source": fs.citation(factor),
                 }
             )
-    return ibis.memtable(pa.Table.from_pylist(rows, schema=FACTOR_SCHEMA))
+    return pa.Table.from_pylist(rows, schema=FACTOR_SCHEMA)
 
 
 def join_factors(t: ir.Table, fs: FactorSet, daily_amount: str) -> ir.Table:
@@ -61,7 +61,7 @@ def join_factors(t: ir.Table, fs: FactorSet, daily_amount: str) -> ir.Table:
     `t` needs ``p_ingredient``, ``p_route_key`` (from `FactorSet.route_key`), ``amount_unit`` and the
     column named by `daily_amount`.
     """
-    f = factor_table(fs)
+    f = lookup_table(t, factor_rows(fs))
     amount = (t[daily_amount] * f.f_multiplier).round(TIER_DECIMALS)
     condition = [
         t.p_ingredient == f.f_ingredient,

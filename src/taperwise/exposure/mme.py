@@ -30,6 +30,7 @@ from taperwise.exposure.dose import MME_DECIMALS
 from taperwise.exposure.factors import join_factors
 from taperwise.exposure.prescriptions import ROW
 from taperwise.exposure.products import resolve_products
+from taperwise.knowledge.codes import CodeTable
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, FactorSet, load_factor_set
 
 MME_TYPE = f"decimal(18, {MME_DECIMALS})"
@@ -311,9 +312,11 @@ def _output(t: ir.Table) -> ir.Table:
     )
 
 
-def prescription_mme(prescriptions: ir.Table, factor_set: str = DEFAULT_FACTOR_SET) -> ir.Table:
+def prescription_mme(
+    prescriptions: ir.Table, factor_set: str = DEFAULT_FACTOR_SET, codes: CodeTable | None = None
+) -> ir.Table:
     """Per-row daily MME with status and reason: ``_row``, MME_COLUMNS, EXTRA_COLUMNS, CARRIED_COLUMNS."""
     fs = load_factor_set(factor_set)
-    staged = _numbers(resolve_products(prescriptions, fs))
+    staged = _numbers(resolve_products(prescriptions, fs, codes))
     staged = _factors(_rates(staged), fs)
     return _output(_statuses(_reasons(staged, fs)))

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from taperwise.canonical import PRESCRIPTION_OPTIONAL, PRESCRIPTION_REQUIRED
 from taperwise.errors import UnusableInputError
+from taperwise.exposure.engine import register_arrow
 
 REQUIRED_COLUMNS = PRESCRIPTION_REQUIRED
 OPTIONAL_COLUMNS = PRESCRIPTION_OPTIONAL
@@ -87,9 +88,14 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def read_prescriptions(path: Path) -> ir.Table:
-    """Canonical prescriptions from CSV or Parquet as an engine table of text columns plus ``_row``."""
-    return ibis.memtable(read_table_file(path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS))
+def read_prescriptions(path: Path, con: ibis.BaseBackend | None = None) -> ir.Table:
+    """Canonical prescriptions from CSV or Parquet as an engine table of text columns plus ``_row``.
+
+    With `con`, the table is registered on that engine (needed for Spark); without, it is a memtable that
+    runs on the default DuckDB.
+    """
+    table = read_table_file(path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
+    return ibis.memtable(table) if con is None else register_arrow(con, table, prefix="prescriptions")
 
 
 def prescriptions_from_records(records: Sequence[dict[str, object]]) -> ir.Table:

@@ -8,18 +8,23 @@ per-row work stays inside the engine.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from taperwise.exposure.engine import lookup_table
+from taperwise.knowledge.codes import CodeTable
 from taperwise.knowledge.factors import FactorSet
-from taperwise.knowledge.model import ParseFailure
+from taperwise.knowledge.model import ParseFailure, Product
 from taperwise.knowledge.parser import parse_product
 
 PRODUCT_SCHEMA = pa.schema(
     [
         ("drug", pa.string()),
+        ("p_ndc", pa.string()),
+        ("p_rxcui", pa.string()),
         ("p_recognized", pa.bool_()),
         ("p_reason", pa.string()),
         ("p_ingredient", pa.string()),
@@ -37,18 +42,48 @@ PRODUCT_SCHEMA = pa.schema(
 )
 
 
-def product_rows(texts: Iterable[str | None], fs: FactorSet) -> pa.Table:
-    """One row per distinct text: what the product is, or why it could not be read."""
-    rows: list[dict[str, object]] = []
-    for text in sorted({t for t in texts if t is not None}):
-        parsed = parse_product(text)
+ProductKey = tuple[str | None, str, str]  # drug text, ndc, rxcui ("" when absent)
+
+
+def _identify(key: ProductKey, codes: CodeTable | None) -> Product | ParseFailure:
+    """What the product is: the text, checked against a verified code when a code table is loaded.
+
+    A code is trusted only from a loaded table (never from memory); when code and text disagree on
+    ingredient or strength the row is reported as a conflict, never silently resolved.
+    """
+    text, ndc, rxcui = key
+    parsed = parse_product(text) if text else ParseFailure("", "drug is empty")
+    if codes is None:
+        return parsed
+    for system, code in (("ndc", ndc), ("rxnorm", rxcui)):
+        from_code = codes.lookup(system, code) if code else None
+        if from_code is None:
+            continue
         if isinstance(parsed, ParseFailure):
-            rows.append({"drug": text, "p_recognized": False, "p_reason": parsed.reason})
+            return replace(
+                from_code, notes=(*from_code.notes, f"product from {system} {code}: text not readable")
+            )
+        conflict = CodeTable.conflict(from_code, parsed)
+        if conflict is not None:
+            return ParseFailure(text or "", f"conflict between {system} {code} and the text: {conflict}")
+        return parsed
+    return parsed
+
+
+def product_rows(keys: Iterable[ProductKey], fs: FactorSet, codes: CodeTable | None = None) -> pa.Table:
+    """One row per distinct (text, ndc, rxcui): what the product is, or why it could not be read."""
+    rows: list[dict[str, object]] = []
+    for key in sorted(set(keys), key=lambda k: (k[0] or "", k[1], k[2])):
+        text, ndc, rxcui = key
+        identity = {"drug": text, "p_ndc": ndc, "p_rxcui": rxcui}
+        parsed = _identify(key, codes)
+        if isinstance(parsed, ParseFailure):
+            rows.append({**identity, "p_recognized": False, "p_reason": parsed.reason})
             continue
         main = parsed.opioid or (parsed.ingredients[0] if parsed.ingredients else None)
         rows.append(
             {
-                "drug": text,
+                **identity,
                 "p_recognized": True,
                 "p_ingredient": main.ingredient if main else None,
                 "p_strength": float(main.strength) if main else None,
@@ -67,9 +102,17 @@ def product_rows(texts: Iterable[str | None], fs: FactorSet) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=PRODUCT_SCHEMA)
 
 
-def resolve_products(prescriptions: ir.Table, fs: FactorSet) -> ir.Table:
-    """The prescriptions with product attribute columns (``p_*``) joined on the drug text."""
-    texts = prescriptions.select("drug").distinct().to_pyarrow().column("drug").to_pylist()
-    products = ibis.memtable(product_rows(texts, fs))
-    joined = prescriptions.left_join(products, prescriptions.drug == products.drug)
-    return joined.drop("drug_right")
+def resolve_products(prescriptions: ir.Table, fs: FactorSet, codes: CodeTable | None = None) -> ir.Table:
+    """The prescriptions with product attribute columns (``p_*``) joined on text (and codes when loaded)."""
+    keyed = prescriptions.mutate(
+        _ndc=prescriptions.ndc.coalesce("") if codes is not None else ibis.literal(""),
+        _rxcui=prescriptions.rxcui.coalesce("") if codes is not None else ibis.literal(""),
+    )
+    distinct = keyed.select("drug", "_ndc", "_rxcui").distinct().to_pyarrow().to_pylist()
+    keys = [(row["drug"], row["_ndc"], row["_rxcui"]) for row in distinct]
+    products = lookup_table(prescriptions, product_rows(keys, fs, codes))
+    joined = keyed.left_join(
+        products,
+        [keyed.drug == products.drug, keyed._ndc == products.p_ndc, keyed._rxcui == products.p_rxcui],
+    )
+    return joined.drop("drug_right", "_ndc", "_rxcui", "p_ndc", "p_rxcui")

@@ -87,8 +87,14 @@ class FollowUp:
             phq9_item9=optional_int(raw, "phq9_item9", "follow_up", minimum=0, maximum=3),
             oud_signs=read_bool(raw.get("oud_signs", False), "follow_up.oud_signs"),
             preference=preference,
-            note=str(raw.get("note", "")),
+            note=_read_note(raw.get("note")),
         )
+
+
+def _read_note(value: Any) -> str:
+    if value is not None and not isinstance(value, str):
+        raise RequestValidationError("follow_up.note", "must be text")
+    return value or ""
 
 
 def _read_taken(raw: Any) -> dict[int, tuple[Decimal, ...]]:
@@ -188,7 +194,7 @@ def _taken_dosing(
         if dose <= max(course.original) and not course.strengths.achievable(dose):
             raise RequestValidationError(
                 f"{path}.doses[{j}]",
-                f"{plain(dose)} is not whole units of {course.strengths.describe()} {course.spec.unit}",
+                f"{plain(dose)} {course.dose_unit} is not {course.describe_units()}",
             )
     if course.is_patch:
         return Dosing((patch_time(course),) * len(taken), taken)

@@ -1,7 +1,9 @@
 """Turning doses in force into what a patient and a pharmacy see: administrations, MME, dispensing.
 
 ``daily_mme`` comes only from :func:`taperwise.exposure.dose.daily_mme`, the project's one MME function, per
-drug and summed; MME is never used to convert one opioid into another.
+drug and summed; MME is never used to convert one opioid into another. Oral liquids are shown in mL per
+administration and supplied in whole bottles (the fewest millilitres that cover the step, then the fewest
+bottles), because a pharmacy cannot split a bottle and a patient must not run out mid-step.
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ from taperwise.taper.stepping import Dosing
 def administrations(course: DrugCourse, dosing: Dosing) -> tuple[Administration, ...]:
     out = []
     for time, dose in zip(dosing.times, dosing.doses, strict=True):
-        units = tuple(
-            UnitLine(course.unit_label(u.strength), u.strength, course.spec.unit, u.count)
-            for u in course.strengths.units(dose)
-        )
-        out.append(Administration(course.index, course.drug, time, units, dose, course.spec.unit))
+        if course.is_liquid:
+            volume = course.volume_ml(dose)
+            units: tuple[UnitLine, ...] = (
+                UnitLine(course.unit_label(dose), course.spec.concentration or dose, "mg/mL", 1, volume),
+            )
+        else:
+            volume = None
+            units = tuple(
+                UnitLine(course.unit_label(u.strength), u.strength, course.spec.unit, u.count)
+                for u in course.strengths.units(dose)
+            )
+        out.append(Administration(course.index, course.drug, time, units, dose, course.dose_unit, volume))
     return tuple(out)
 
 
@@ -33,7 +42,7 @@ def course_mme(course: DrugCourse, dosing: Dosing, factor_set: str) -> Decimal:
         return Decimal(0)
     try:
         return daily_mme(
-            course.spec.ingredient, course.spec.route, dosing.daily, course.spec.unit, factor_set
+            course.spec.ingredient, course.spec.route, dosing.daily, course.dose_unit, factor_set
         ).daily_mme
     except NoFactorError as exc:
         raise RequestValidationError(f"regimen[{course.index}].drug", str(exc)) from exc
@@ -50,12 +59,15 @@ def daily_doses(courses: Mapping[int, DrugCourse], dosings: Mapping[int, Dosing]
         spec = courses[index].spec
         before = totals.get(spec.ingredient)
         amount = dosings[index].daily + (before.amount if before else Decimal(0))
-        totals[spec.ingredient] = DailyDose(amount, spec.unit)
+        totals[spec.ingredient] = DailyDose(amount, spec.dose_unit)
     return totals
 
 
 def dispense(course: DrugCourse, dosing: Dosing, days: int) -> tuple[DispenseLine, ...]:
-    """Units of each strength for `days`; patches by application (one per wear period), in whole boxes."""
+    """Units of each strength for `days`; patches by application (one per wear period), in whole boxes;
+    liquids in mL, in whole bottles when the bottle sizes are known."""
+    if course.is_liquid:
+        return _dispense_liquid(course, dosing, days)
     per_strength: dict[Decimal, int] = {}
     for dose in dosing.doses:
         for unit in course.strengths.units(dose):
@@ -80,6 +92,36 @@ def dispense(course: DrugCourse, dosing: Dosing, days: int) -> tuple[DispenseLin
                 quantity,
                 boxes,
                 course.units_per_box if boxes is not None else None,
+                course.spec.dose_form,
             )
         )
     return tuple(lines)
+
+
+def _dispense_liquid(course: DrugCourse, dosing: Dosing, days: int) -> tuple[DispenseLine, ...]:
+    if dosing.stopped:
+        return ()
+    needed = math.ceil(sum((course.volume_ml(d) for d in dosing.doses), Decimal(0)) * days)
+    bottles = whole_bottles(needed, course.bottle_sizes)
+    quantity = sum(ml * count for ml, count in bottles) if bottles else needed
+    concentration = course.spec.concentration or Decimal(0)
+    label = course.unit_label(concentration)
+    return (DispenseLine(label, concentration, "mg/mL", quantity, None, None, "mL", bottles),)
+
+
+def whole_bottles(needed_ml: int, sizes: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """The bottles covering `needed_ml` with the least volume left over, then the fewest bottles;
+    ((mL, count), ...) largest first. () when no bottle size is known."""
+    if not sizes or needed_ml <= 0:
+        return ()
+    best: dict[int, tuple[int, ...]] = {0: ()}  # total mL -> fewest bottles making it
+    limit = needed_ml + max(sizes)
+    for total in range(1, limit + 1):
+        options = [best[total - s] + (s,) for s in sizes if total - s in best]
+        if options:
+            best[total] = min(options, key=len)
+    total = min(t for t in best if t >= needed_ml)
+    counts: dict[int, int] = {}
+    for size in best[total]:
+        counts[size] = counts.get(size, 0) + 1
+    return tuple(sorted(counts.items(), reverse=True))

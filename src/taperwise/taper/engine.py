@@ -1,8 +1,9 @@
 """Regimen -> taper plan: one drug at a time, in the agreed order, each at its own pace.
 
 Several opioids are tapered one after another (long-acting first by default, or the patient's choice) so
-that the patient never meets two changes at once; percentages apply to each drug's own original dose and
-MME is only summed, never used to convert between drugs (clinical-rules §4).
+that the patient never meets two changes at once; only when the request asks (`concurrent_changes`) do all
+drugs step down together, each still on its own pace and with its own warnings. Percentages apply to each
+drug's own original dose and MME is only summed, never used to convert between drugs (clinical-rules §4).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from taperwise.errors import RequestValidationError
 from taperwise.taper.calendar import administrations, daily_doses, dispense, total_mme
 from taperwise.taper.courses import DrugCourse, ProductReader, default_reader, resolve_course, taper_order
-from taperwise.taper.plan import HistoryEntry, Step, TaperPlan, Warning
+from taperwise.taper.plan import HistoryEntry, Step, StepChange, TaperPlan, Warning
 from taperwise.taper.request import Pace, TaperRequest
 from taperwise.taper.rules import TaperRules, load_rules
 from taperwise.taper.safety import plan_warnings
@@ -26,13 +27,21 @@ from taperwise.taper.visits import follow_up_visits, plan_summary
 
 @dataclass(frozen=True)
 class Period:
-    """One period of the timeline before dates are attached: the doses in force and how long."""
+    """One period of the timeline before dates are attached: the doses in force, how long, and the
+    change(s) that started it (one drug at a time unless concurrent changes were asked for)."""
 
     dosings: dict[int, Dosing]
     days: int | None
     kind: str
-    changed: int | None = None
-    change: Change | None = None
+    changes: tuple[tuple[int, Change], ...] = ()
+
+    @property
+    def changed(self) -> int | None:
+        return self.changes[0][0] if self.changes else None
+
+    @property
+    def change(self) -> Change | None:
+        return self.changes[0][1] if self.changes else None
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ def plan_taper(
 
 
 def resolve_courses(request: TaperRequest, rules: TaperRules, read: ProductReader) -> dict[int, DrugCourse]:
-    return {i: resolve_course(i, item, rules, read) for i, item in enumerate(request.regimen)}
+    return {i: resolve_course(i, item, rules, read, request.market) for i, item in enumerate(request.regimen)}
 
 
 def choose_paces(
@@ -75,7 +84,7 @@ def choose_paces(
 ) -> dict[int, Pace]:
     """Each drug's pace: its own, else the request's, else the default for the duration of use."""
     if request.pace is not None and request.pace.unit == "absolute":
-        units = {course.spec.unit for i, course in courses.items() if request.regimen[i].pace is None}
+        units = {course.dose_unit for i, course in courses.items() if request.regimen[i].pace is None}
         if len(units) > 1:
             raise RequestValidationError(
                 "pace.unit",
@@ -104,22 +113,50 @@ def _goal_check(inputs: PlanInputs, index: int, current: dict[int, Dosing]) -> A
 
 
 def timeline(inputs: PlanInputs, rules: TaperRules) -> list[Period]:
+    """The periods of the plan: an optional hold, then each group of drugs tapered to its end.
+
+    A group is one drug (the default: one at a time, in taper order) or every drug (`concurrent_changes`).
+    Within a group each drug's next change falls due one of its own intervals after its last; changes due
+    on the same day form one step. The next group starts when the last drug of this one has no change left.
+    """
     current = dict(inputs.dosings)
-    periods: list[Period] = []
     if inputs.hold_open:
         return [Period(dict(current), None, "hold")]
+    starts: list[tuple[int, Period]] = []
+    day = inputs.hold_days or 0
     if inputs.hold_days:
-        periods.append(Period(dict(current), inputs.hold_days, "hold"))
-    for index in taper_order(inputs.request, inputs.courses):
-        course, pace = inputs.courses[index], inputs.paces[index]
-        while change := next_change(course, current[index], pace, rules, _goal_check(inputs, index, current)):
-            current[index] = change.dosing
-            periods.append(Period(dict(current), change.days, change.kind, index, change))
-    if not periods:
-        periods.append(Period(dict(current), None, "hold"))
-    last = periods[-1]
-    periods[-1] = Period(last.dosings, None, last.kind, last.changed, last.change)
-    return periods
+        starts.append((0, Period(dict(current), None, "hold")))
+    order = taper_order(inputs.request, inputs.courses)
+    groups = [order] if inputs.request.concurrent_changes else [[index] for index in order]
+    for group in groups:
+        due = dict.fromkeys(group, day)
+        while due:
+            day = min(due.values())
+            applied: list[tuple[int, Change]] = []
+            for index in [i for i in group if due.get(i) == day]:
+                course, pace = inputs.courses[index], inputs.paces[index]
+                change = next_change(course, current[index], pace, rules, _goal_check(inputs, index, current))
+                if change is None:
+                    del due[index]
+                    continue
+                current[index] = change.dosing
+                applied.append((index, change))
+                due[index] = day + change.days
+            if applied:
+                starts.append((day, Period(dict(current), None, _step_kind(applied), tuple(applied))))
+    if not starts:
+        starts.append((0, Period(dict(current), None, "hold")))
+    ends = [start for start, _ in starts[1:]] + [None]
+    return [
+        Period(period.dosings, None if end is None else end - start, period.kind, period.changes)
+        for (start, period), end in zip(starts, ends, strict=True)
+    ]
+
+
+def _step_kind(applied: list[tuple[int, Change]]) -> str:
+    """A step's kind: a reduction if any drug is reduced, else an interval extension, else a stop."""
+    kinds = {change.kind for _, change in applied}
+    return next(kind for kind in ("reduction", "interval_extension", "stop") if kind in kinds)
 
 
 def _step(number: int, start: date, period: Period, inputs: PlanInputs, rules: TaperRules) -> Step:
@@ -131,7 +168,17 @@ def _step(number: int, start: date, period: Period, inputs: PlanInputs, rules: T
         line for i in sorted(courses) for line in dispense(courses[i], period.dosings[i], supply_days)
     )
     change = period.change
-    changed_times = period.dosings[period.changed].times if period.changed is not None else ()
+    changes = tuple(
+        StepChange(
+            index,
+            each.kind,
+            _schedule_text(inputs, index, period.dosings[index].times, rules),
+            each.days,
+            each.requested,
+            each.achieved,
+        )
+        for index, each in period.changes
+    )
     return Step(
         number=number,
         start_date=start,
@@ -145,14 +192,13 @@ def _step(number: int, start: date, period: Period, inputs: PlanInputs, rules: T
         interval_days=change.days if change else period.days,
         requested_reduction=change.requested if change else None,
         achieved_reduction=change.achieved if change else None,
-        schedule=_schedule_text(inputs, period, changed_times, rules),
+        schedule=changes[0].schedule if changes else "unchanged",
+        changes=changes,
     )
 
 
-def _schedule_text(inputs: PlanInputs, period: Period, times: tuple[str, ...], rules: TaperRules) -> str:
-    if period.changed is None:
-        return "unchanged"
-    course = inputs.courses[period.changed]
+def _schedule_text(inputs: PlanInputs, index: int, times: tuple[str, ...], rules: TaperRules) -> str:
+    course = inputs.courses[index]
     if course.is_patch or not times:
         return "patch" if times else "stopped"
     return rules.schedule(len(times)).interval

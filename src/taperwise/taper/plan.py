@@ -12,113 +12,58 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from taperwise.taper.administration import Administration, DailyDose, DispenseLine, UnitLine
 from taperwise.taper.jsonvalues import from_json_number, plain, to_json_number
 from taperwise.taper.request import Pace, TaperRequest
+
+__all__ = [
+    "PLAN_FORMAT",
+    "Administration",
+    "DailyDose",
+    "DispenseLine",
+    "FollowUpVisit",
+    "HistoryEntry",
+    "Step",
+    "StepChange",
+    "TaperPlan",
+    "UnitLine",
+    "Warning",
+]
 
 PLAN_FORMAT = "taperwise.taper-plan/1"
 
 
 @dataclass(frozen=True)
-class UnitLine:
-    """`count` units of one real product strength, e.g. two 'morphine 15 mg ER tablet'."""
-
-    drug: str
-    strength: Decimal
-    unit: str
-    count: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "drug": self.drug,
-            "strength": to_json_number(self.strength),
-            "unit": self.unit,
-            "count": self.count,
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> UnitLine:
-        return cls(raw["drug"], from_json_number(raw["strength"]), raw["unit"], int(raw["count"]))
-
-
-@dataclass(frozen=True)
-class Administration:
-    """One time of day (or one patch application) of one drug: the units taken and the dose they make."""
+class StepChange:
+    """One drug's change at the start of a step (several only with `concurrent_changes`)."""
 
     regimen_index: int
-    drug: str
-    time: str
-    units: tuple[UnitLine, ...]
-    dose: Decimal
-    unit: str
+    kind: str  # reduction | interval_extension | stop
+    schedule: str
+    interval_days: int
+    requested_reduction: Decimal  # per day, in the drug's dose unit
+    achieved_reduction: Decimal
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "regimen_index": self.regimen_index,
-            "drug": self.drug,
-            "time": self.time,
-            "units": [line.to_dict() for line in self.units],
-            "dose": to_json_number(self.dose),
-            "unit": self.unit,
+            "kind": self.kind,
+            "schedule": self.schedule,
+            "interval_days": self.interval_days,
+            "requested_reduction": to_json_number(self.requested_reduction),
+            "achieved_reduction": to_json_number(self.achieved_reduction),
         }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Administration:
+    def from_dict(cls, raw: dict[str, Any]) -> StepChange:
         return cls(
             int(raw["regimen_index"]),
-            raw["drug"],
-            raw["time"],
-            tuple(UnitLine.from_dict(line) for line in raw["units"]),
-            from_json_number(raw["dose"]),
-            raw["unit"],
+            raw["kind"],
+            raw["schedule"],
+            int(raw["interval_days"]),
+            from_json_number(raw["requested_reduction"]),
+            from_json_number(raw["achieved_reduction"]),
         )
-
-    def describe(self) -> str:
-        units = " + ".join(f"{line.count} x {plain(line.strength)}" for line in self.units)
-        return f"{self.time}: {plain(self.dose)} {self.unit} ({units})"
-
-
-@dataclass(frozen=True)
-class DispenseLine:
-    """How many units of one strength to supply for a step; `boxes` when whole boxes are dispensed."""
-
-    drug: str
-    strength: Decimal
-    unit: str
-    quantity: int
-    boxes: int | None = None
-    units_per_box: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "drug": self.drug,
-            "strength": to_json_number(self.strength),
-            "unit": self.unit,
-            "quantity": self.quantity,
-        }
-        if self.boxes is not None:
-            out["boxes"] = self.boxes
-            out["units_per_box"] = self.units_per_box
-        return out
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> DispenseLine:
-        return cls(
-            raw["drug"],
-            from_json_number(raw["strength"]),
-            raw["unit"],
-            int(raw["quantity"]),
-            raw.get("boxes"),
-            raw.get("units_per_box"),
-        )
-
-
-@dataclass(frozen=True)
-class DailyDose:
-    amount: Decimal
-    unit: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"amount": to_json_number(self.amount), "unit": self.unit}
 
 
 @dataclass(frozen=True)
@@ -138,6 +83,7 @@ class Step:
     requested_reduction: Decimal | None = None  # per day, in the changed drug's unit
     achieved_reduction: Decimal | None = None
     schedule: str = ""  # e.g. "every 8 hours"
+    changes: tuple[StepChange, ...] = ()  # every drug changed at this step; the fields above: the first
 
     @property
     def days(self) -> int | None:
@@ -163,6 +109,7 @@ class Step:
         for name in ("requested_reduction", "achieved_reduction"):
             value = getattr(self, name)
             out[name] = None if value is None else to_json_number(value)
+        out["changes"] = [change.to_dict() for change in self.changes]
         return out
 
     @classmethod
@@ -187,6 +134,7 @@ class Step:
             requested_reduction=number("requested_reduction"),
             achieved_reduction=number("achieved_reduction"),
             schedule=raw.get("schedule", ""),
+            changes=tuple(StepChange.from_dict(c) for c in raw.get("changes", [])),
         )
 
 

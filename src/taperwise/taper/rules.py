@@ -1,10 +1,10 @@
 """The taper engine's clinical rules, read from versioned data with their sources.
 
-Rules live in ``taperwise/knowledge/data/taper/`` (``rules.json``, ``warnings.csv``, ``decisions.json``,
-``packs.csv``, ``sources.csv``) so that a reader finds each rule, its source and its id in one place and a
-change to a rule is a change to data, reviewed as such. This module only reads and checks those files; the
-engine never hard-codes a clinical number. Reading packaged data is the one "input" the taper package does,
-cached, so its functions stay pure for a given rules version.
+Rules live in ``taperwise/knowledge/data/taper/`` (``rules.json``, ``warnings.csv``,
+``decisions.json``, ``packs.csv``, ``bottles.csv``, ``sources.csv``) so that a reader finds each rule, its
+source and its id in one place and a change to a rule is a change to data, reviewed as such. This module
+only reads and checks those files; the engine never hard-codes a clinical number. Reading packaged data is
+the one "input" the taper package does, cached, so its functions stay pure for a given rules version.
 """
 
 from __future__ import annotations
@@ -77,6 +77,17 @@ class Pack:
 
 
 @dataclass(frozen=True)
+class Bottle:
+    """A marketed bottle size of an oral liquid of one concentration, in one market."""
+
+    ingredient: str
+    concentration: Decimal  # mg/mL
+    market: str
+    millilitres: int
+    source_id: str
+
+
+@dataclass(frozen=True)
 class TaperRules:
     """Everything the engine needs, as loaded from ``rules.json`` and its companions."""
 
@@ -86,6 +97,7 @@ class TaperRules:
     sources: dict[str, TaperSource]
     packs: tuple[Pack, ...]
     decisions: dict[str, Any]
+    bottles: tuple[Bottle, ...] = ()
 
     def default_pace(self, use_days: int) -> tuple[str, dict[str, Any]]:
         """The default pace row for this duration of use: (rule id, pace dict)."""
@@ -134,6 +146,28 @@ class TaperRules:
                 return pack
         return None
 
+    def bottle_sizes(self, ingredient: str, concentration: Decimal, market: str | None) -> tuple[int, ...]:
+        """Bottle sizes (mL) of this liquid in `market` (None: both markets), ascending; () if unknown."""
+        return tuple(
+            sorted(
+                {
+                    b.millilitres
+                    for b in self.bottles
+                    if b.ingredient == ingredient
+                    and b.concentration == concentration
+                    and (market is None or b.market == market)
+                }
+            )
+        )
+
+    def refusal(self, kind: str, **fields: str) -> str:
+        """Why a product is not tapered and what to do instead (rules.json `refusals`)."""
+        return str(self.raw["refusals"][kind]["message"]).format(**fields)
+
+    @property
+    def as_needed_markers(self) -> tuple[str, ...]:
+        return tuple(self.raw["as_needed"]["markers"])
+
     def cite(self, source_id: str) -> str:
         """Short citation shown on a warning: the source id and its title."""
         source = self.sources[source_id]
@@ -155,6 +189,12 @@ def _check_sources(rules: TaperRules) -> None:
     named: list[tuple[str, str]] = [(f"warning {w.code}", w.source_id) for w in rules.warnings.values()]
     named += [(f"pack {p.ingredient}", p.source_id) for p in rules.packs]
     named += [(f"decision {row['id']}", row["source"]) for row in rules.decisions["rows"]]
+    named += [(f"bottle {b.ingredient} {b.concentration} mg/mL", b.source_id) for b in rules.bottles]
+    named += [
+        (f"refusal {kind}", row["source"])
+        for kind, row in rules.raw["refusals"].items()
+        if isinstance(row, dict)
+    ]
     for section, value in rules.raw.items():
         rows = value if isinstance(value, list) else [value]
         named += [
@@ -194,7 +234,17 @@ def load_rules() -> TaperRules:
         )
         for row in _read_csv("packs.csv")
     )
+    bottles = tuple(
+        Bottle(
+            row["ingredient"],
+            Decimal(row["concentration_mg_per_ml"]),
+            row["market"],
+            int(row["bottle_ml"]),
+            row["source_id"],
+        )
+        for row in _read_csv("bottles.csv")
+    )
     raw = _read_json("rules.json")
-    rules = TaperRules(raw["version"], raw, warnings, sources, packs, _read_json("decisions.json"))
+    rules = TaperRules(raw["version"], raw, warnings, sources, packs, _read_json("decisions.json"), bottles)
     _check_sources(rules)
     return rules

@@ -49,16 +49,14 @@ def _rate_warnings(
     rapid: dict[int, list[tuple[int, int]]] = {}
     longer: dict[int, list[tuple[int, Any]]] = {}
     for number, period in enumerate(periods, start=1):
-        if period.change is None or period.changed is None:
-            continue
-        course, change = courses[period.changed], period.change
-        rate = step_rate(course, change.achieved, change.days, check.per_days)
-        if rate > check.threshold:
-            fast.setdefault(period.changed, []).append((number, rate))
-        if change.days < rapid_below:
-            rapid.setdefault(period.changed, []).append((number, change.days))
-        if change.lengthened:
-            longer.setdefault(period.changed, []).append((number, change))
+        for index, change in period.changes:
+            rate = step_rate(courses[index], change.achieved, change.days, check.per_days)
+            if rate > check.threshold:
+                fast.setdefault(index, []).append((number, rate))
+            if change.days < rapid_below:
+                rapid.setdefault(index, []).append((number, change.days))
+            if change.lengthened:
+                longer.setdefault(index, []).append((number, change))
     out = []
     for index, hits in fast.items():
         out.append(
@@ -92,7 +90,7 @@ def _rate_warnings(
                 at_steps=[n for n, _ in changes],
                 achieved=plain(first.achieved),
                 requested=plain(round(first.requested, 2)),
-                unit=courses[index].spec.unit,
+                unit=courses[index].dose_unit,
                 days=first.days,
                 **_where(courses[index], [n for n, _ in changes]),
             )
@@ -109,16 +107,53 @@ def _patch_warnings(
 ) -> list[Warning]:
     out = []
     for number, period in enumerate(periods, start=1):
-        if period.kind == "stop" and period.changed is not None and courses[period.changed].is_patch:
-            course = courses[period.changed]
+        for index, change in period.changes:
+            if change.kind == "stop" and courses[index].is_patch:
+                out.append(
+                    make_warning(
+                        rules,
+                        "patch_last_step",
+                        drug_index=index,
+                        at_steps=[number],
+                        drug=courses[index].drug,
+                        strength=plain(courses[index].strengths.smallest),
+                    )
+                )
+    return out
+
+
+def _regimen_warnings(
+    request: TaperRequest, courses: Mapping[int, DrugCourse], periods: Sequence[Period], rules: TaperRules
+) -> list[Warning]:
+    """Concerns that come from how the regimen is taken: together, as needed, measured as a liquid."""
+    out = []
+    together = [number for number, period in enumerate(periods, start=1) if len(period.changes) > 1]
+    if together:
+        steps = ", ".join(str(n) for n in together)
+        out.append(make_warning(rules, "concurrent_changes", at_steps=together, steps=steps))
+    for index, course in sorted(courses.items()):
+        item = request.regimen[index]
+        if item.as_needed:
+            maximum = item.as_needed_doses
             out.append(
                 make_warning(
                     rules,
-                    "patch_last_step",
-                    drug_index=course.index,
-                    at_steps=[number],
+                    "as_needed_scheduled",
+                    drug_index=index,
                     drug=course.drug,
-                    strength=plain(course.strengths.smallest),
+                    doses=plain(course.original_daily),
+                    maximum=f"up to {plain(sum(maximum, Decimal(0)))} mg/day" if maximum else "as needed",
+                )
+            )
+        if course.increment_ml is not None and course.spec.concentration is not None:
+            out.append(
+                make_warning(
+                    rules,
+                    "liquid_measure",
+                    drug_index=index,
+                    drug=course.drug,
+                    increment=plain(course.increment_ml),
+                    concentration=plain(course.spec.concentration),
                 )
             )
     return out
@@ -169,6 +204,7 @@ def plan_warnings(
     ]
     out += _rate_warnings(request, courses, periods, rules)
     out += _patch_warnings(courses, periods, rules)
+    out += _regimen_warnings(request, courses, periods, rules)
     if all(period.change is None for period in periods) and request.goal.type == "target_daily_mme":
         out.append(
             make_warning(

@@ -75,23 +75,21 @@ def _pace_text(pace: Pace, unit: str) -> str:
 def _drug_summary(
     course: DrugCourse, pace: Pace, periods: Sequence[Period], rules: TaperRules
 ) -> dict[str, Any]:
-    mine = [p for p in periods if p.changed == course.index and p.change is not None]
+    mine = [change for p in periods for index, change in p.changes if index == course.index]
     final = periods[-1].dosings[course.index].daily
     first_step = pace.requested_step(course.original_daily, course.original_daily)
     requested_percent = first_step / course.original_daily * 100
-    days = sum(p.change.days for p in mine if p.change is not None)
+    days = sum(change.days for change in mine)
     reduced = (course.original_daily - final) / course.original_daily * 100
-    fastest = max(
-        (step_rate(course, p.change.achieved, p.change.days, 28) for p in mine if p.change), default=None
-    )
+    fastest = max((step_rate(course, c.achieved, c.days, 28) for c in mine), default=None)
     return {
         "regimen_index": course.index,
         "drug": course.drug,
         "ingredient": course.spec.ingredient,
-        "unit": course.spec.unit,
+        "unit": course.dose_unit,
         "original_daily": to_json_number(course.original_daily),
         "final_daily": to_json_number(final),
-        "pace": _pace_text(pace, course.spec.unit),
+        "pace": _pace_text(pace, course.dose_unit),
         "pace_rule": pace.rule_id,
         "va_tier": _va_tier(requested_percent, pace.every_days, rules),
         "changes": len(mine),
@@ -104,19 +102,30 @@ def _drug_summary(
 
 
 def _assumptions(request: TaperRequest, courses: Mapping[int, DrugCourse], rules: TaperRules) -> list[str]:
+    together = (
+        "drugs change together at the same steps, as asked (concurrent_changes)"
+        if request.concurrent_changes
+        else "drugs are tapered one at a time"
+    )
+    market = request.market or "US and UK (the union; set 'market' to restrict)"
     out = [
         f"MME from factor set {request.factor_set} via the project's one MME function; MME is summed for the "
         "goal and the warnings and never used to convert one opioid into another.",
-        "Percentages apply to each drug's own original daily dose; drugs are tapered one at a time.",
-        "Whole units only: no tablet is cut, patches in real strengths; combinations use the fewest units.",
+        f"Percentages apply to each drug's own original daily dose; {together}.",
+        "Whole units only: no tablet is cut, patches in real strengths, liquids in whole oral-syringe "
+        "measures; combinations use the fewest units.",
+        f"Catalogue strengths and pack sizes for the market: {market}.",
         f"Taper rules version {rules.version} (knowledge/data/taper).",
     ]
-    for index, course in courses.items():
+    for index, course in sorted(courses.items()):
         given = request.regimen[index].strengths is not None
-        out.append(
-            f"{course.drug}: strengths {course.strengths.describe()} {course.spec.unit} "
-            f"({'from the request' if given else 'from the catalogue'})."
-        )
+        source = "from the request" if given else "from the catalogue"
+        if course.is_liquid:
+            source = f"its own concentration, measured in {plain(course.increment_ml or Decimal(0))} mL steps"
+            source += f"; bottles {', '.join(str(b) for b in course.bottle_sizes) or 'unknown'} mL"
+        out.append(f"{course.drug}: every dose is {course.describe_units()} ({source}).")
+        if request.regimen[index].as_needed:
+            out.append(f"{course.drug}: taken as needed; tapered from the agreed scheduled equivalent.")
     return out
 
 

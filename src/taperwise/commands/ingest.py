@@ -1,0 +1,133 @@
+"""`taperwise ingest fhir|omop|csv SOURCE -o PRESCRIPTIONS.parquet`: EHR exports to canonical tables.
+
+Each verb streams its source into an `IngestSink`, then prints an honest summary: records read by type,
+prescriptions written, how many are opioids (read by the same product parser as the MME engine),
+patients, and problems by kind. Exit code 0 whenever the source could be read at all; 2 when it could not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow.parquet as pq
+import typer
+from rich.table import Table
+
+from taperwise.console import err_console, fail, stages
+from taperwise.errors import TaperwiseError
+from taperwise.exposure.prescriptions import read_table_file
+from taperwise.ingest.common import IngestSink
+from taperwise.ingest.fhir import read_fhir
+from taperwise.ingest.omop import read_omop
+from taperwise.ingest.tabular import read_tabular
+from taperwise.knowledge.model import DrugClass, ParseFailure
+from taperwise.knowledge.parser import parse_product
+
+app = typer.Typer(no_args_is_help=True)
+OutputOpt = Annotated[
+    Path,
+    typer.Option(
+        "-o", "--output", help="Canonical prescriptions out (.parquet or .csv); other files beside it"
+    ),
+]
+
+
+def drug_classes(prescriptions: Path) -> Counter[str]:
+    """Prescriptions written, by what the parser reads their product as (one parse per distinct text)."""
+    if prescriptions.suffix.lower() == ".parquet":
+        drugs = pq.read_table(prescriptions, columns=["drug"]).column("drug").to_pylist()
+    else:
+        drugs = read_table_file(prescriptions, ("drug",), ()).column("drug").to_pylist()
+    per_text = Counter(drugs)
+    classes: Counter[str] = Counter()
+    for text, count in per_text.items():
+        parsed = parse_product(text) if text else ParseFailure("", "empty")
+        name = "unrecognized" if isinstance(parsed, ParseFailure) else parsed.drug_class.value
+        classes[name] += count
+    return classes
+
+
+def print_summary(sink: IngestSink) -> None:
+    classes = drug_classes(sink.paths["prescriptions"])
+    table = Table(title="ingest summary", show_header=False, title_justify="left")
+    for record_type, count in sorted(sink.records_read.items()):
+        table.add_row(f"read: {record_type}", f"{count:,}")
+    table.add_row("prescriptions written", f"{sum(classes.values()):,}")
+    opioids = classes[DrugClass.OPIOID.value] + classes[DrugClass.BUPRENORPHINE.value]
+    table.add_row("  opioid (buprenorphine included)", f"{opioids:,}")
+    for name in (DrugClass.BENZODIAZEPINE.value, DrugClass.OTHER.value, "unrecognized"):
+        table.add_row(f"  {name}", f"{classes[name]:,}")
+    table.add_row("patients with prescriptions", f"{len(sink.patient_ids):,}")
+    for kind, count in sorted(sink.problem_kinds.items()):
+        table.add_row(f"problem: {kind}", f"{count:,}")
+    err_console.print(table)
+    for name, path in sink.paths.items():
+        err_console.print(f"{name}: {path}", highlight=False)
+
+
+def _run(output: Path, read: Callable[[IngestSink, Callable[[int], None]], None]) -> None:
+    try:
+        with stages() as progress, IngestSink(output) as sink:
+            progress.start("reading records")
+            read(sink, progress.advance)
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    print_summary(sink)
+
+
+@app.command()
+def fhir(
+    source: Annotated[
+        Path, typer.Argument(help="Bulk-data NDJSON folder or file, a Bundle, or a folder of them")
+    ],
+    output: OutputOpt,
+) -> None:
+    """FHIR R4: MedicationRequest/Dispense/Statement/Administration, Medication, Patient, harm events.
+
+    Example: taperwise ingest fhir export/ -o out/prescriptions.parquet
+    """
+    _run(output, lambda sink, tick: read_fhir(source, sink, tick))
+
+
+@app.command()
+def omop(
+    source: Annotated[
+        str, typer.Argument(help="A DuckDB file, a postgresql:// URL, or a folder of CDM CSVs")
+    ],
+    output: OutputOpt,
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="Database schema holding the CDM tables")
+    ] = None,
+) -> None:
+    """OMOP CDM 5.3/5.4: drug_exposure (+ concept, drug_strength), person, death, visits, conditions.
+
+    Example: taperwise ingest omop cdm.duckdb -o out/prescriptions.parquet
+    """
+    _run(output, lambda sink, tick: read_omop(source, sink, tick, schema))
+
+
+@app.command(name="csv")
+def csv_command(
+    source: Annotated[Path, typer.Argument(help="CSV or Parquet prescriptions")],
+    output: OutputOpt,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="CANONICAL=SOURCE column, repeatable: --map start_date=fill_date"),
+    ] = None,
+) -> None:
+    """CSV/Parquet prescriptions in the canonical shape, or mapped to it with --map.
+
+    Example: taperwise ingest csv claims.csv --map drug=product_name --map start_date=fill_date -o rx.parquet
+    """
+    mapping: dict[str, str] = {}
+    for item in map_ or []:
+        canonical, sep, column = item.partition("=")
+        if not sep or not canonical.strip() or not column.strip():
+            fail(f"--map {item!r}: write it as CANONICAL=SOURCE, e.g. start_date=fill_date")
+            raise typer.Exit(2)
+        mapping[canonical.strip()] = column.strip()
+    _run(output, lambda sink, tick: read_tabular(source, sink, mapping, tick))

@@ -1,0 +1,180 @@
+"""`taperwise users …` and publishing a registry into the clinical store (`registry … --publish`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from taperwise.console import err_console, fail, out_console
+from taperwise.errors import TaperwiseError
+from taperwise.exposure.engine import connect, write_result
+from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
+from taperwise.exposure.prescriptions import ROW, read_prescriptions
+from taperwise.ingest.common import sibling
+from taperwise.knowledge.factors import DEFAULT_FACTOR_SET
+from taperwise.store import open_store
+from taperwise.store.models import ROLES
+from taperwise.store.publish import publish_registry
+from taperwise.store.users import create_user, is_locked, list_users, unlock_user
+
+PASSWORD_ENV = "TAPERWISE_PASSWORD"
+DEFAULT_DB = "sqlite:///taperwise.db"
+
+DbOpt = Annotated[
+    str,
+    typer.Option(
+        "--db", envvar="TAPERWISE_DB", help="Clinical store URL: sqlite:///app.db or postgresql://…"
+    ),
+]
+
+users_app = typer.Typer(no_args_is_help=True, help="Accounts of the clinical app: add, list, unlock.")
+
+
+def _password() -> str:
+    given = os.environ.get(PASSWORD_ENV)
+    if given is not None:
+        return given
+    password: str = typer.prompt(
+        "Password (12 characters or more)", hide_input=True, confirmation_prompt=True
+    )
+    return password
+
+
+@users_app.command("add")
+def add_user(
+    name: Annotated[str, typer.Argument(help="Username to sign in with")],
+    role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}")],
+    specialty: Annotated[str | None, typer.Option("--specialty", help="e.g. gp, pain, psychiatry")] = None,
+    org: Annotated[
+        list[str] | None, typer.Option("--org", help="Organisation code (repeat for several)")
+    ] = None,
+    display_name: Annotated[str | None, typer.Option("--display-name", help="Name shown in the app")] = None,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Add a user. The password comes from TAPERWISE_PASSWORD or a hidden prompt (asked twice).
+
+    Example: taperwise users add dr.jones --role clinician --specialty gp --org PRACTICE-1
+    """
+    try:
+        password = _password()
+        store = open_store(db)
+        with store.session() as s:
+            user = create_user(s, name, password, role, specialty, org or (), display_name=display_name)
+            summary = f"added {user.username} ({user.role}) to {', '.join(org or ()) or 'no organisation'}"
+        store.close()
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    err_console.print(summary, highlight=False)
+
+
+@users_app.command("list")
+def list_command(db: DbOpt = DEFAULT_DB) -> None:
+    """Every user with role, organisations, and whether the account is locked."""
+    try:
+        store = open_store(db)
+        with store.session() as s:
+            table = Table("username", "name", "role", "specialty", "organisations", "status")
+            for user, codes in list_users(s):
+                status = "inactive" if not user.active else "locked" if is_locked(user) else "active"
+                table.add_row(
+                    user.username,
+                    user.display_name,
+                    user.role,
+                    user.specialty or "",
+                    ", ".join(codes),
+                    status,
+                )
+        store.close()
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    out_console.print(table)
+
+
+@users_app.command("unlock")
+def unlock_command(name: Annotated[str, typer.Argument(help="Username")], db: DbOpt = DEFAULT_DB) -> None:
+    """Lift a lock-out after repeated failed sign-ins (recorded in the audit log)."""
+    try:
+        store = open_store(db)
+        with store.session() as s:
+            unlock_user(s, name)
+        store.close()
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    err_console.print(f"unlocked {name}", highlight=False)
+
+
+def _existing(recorded: Any) -> Path | None:
+    """A path the registry metadata recorded, when the file is still there."""
+    if isinstance(recorded, dict) and isinstance(recorded.get("path"), str):
+        path = Path(recorded["path"])
+        return path if path.exists() else None
+    return None
+
+
+def _write_mme_rows(prescriptions: Path, factors: str, output: Path) -> None:
+    """Per-prescription MME rows from the one exposure engine, as `taperwise mme` writes them."""
+    with connect("duckdb") as con:
+        rows = prescription_mme(read_prescriptions(prescriptions), factors)
+        write_result(con, rows.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS), output)
+
+
+def publish(
+    registry: Path,
+    db: str,
+    org: str,
+    *,
+    prescriptions: Path | None = None,
+    events: Path | None = None,
+    mme_rows: Path | None = None,
+) -> None:
+    """Load a registry written by `taperwise registry` (and its metadata and segments) into the store.
+
+    The prescriptions and events default to the files the metadata names, when they still exist; the
+    per-prescription rows are computed from the prescriptions unless `mme_rows` is given. Raises a
+    TaperwiseError naming the problem; prints a summary and any refused rows.
+    """
+    metadata_path = sibling(registry, "metadata", ".json")
+    try:
+        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        metadata = {}
+    prescriptions = prescriptions or _existing(metadata.get("input"))
+    events = events or _existing(metadata.get("events"))
+    factors = (metadata.get("factor_set") or {}).get("id", DEFAULT_FACTOR_SET)
+    store = open_store(db)
+    try:
+        with tempfile.TemporaryDirectory(prefix="taperwise-publish-") as scratch:
+            if mme_rows is None and prescriptions is not None:
+                mme_rows = Path(scratch) / "mme.parquet"
+                _write_mme_rows(prescriptions, factors, mme_rows)
+            with store.session() as s:
+                snapshot = publish_registry(
+                    s, registry, metadata_path, sibling(registry, "segments"), mme_rows, events, org,
+                    prescriptions_path=prescriptions,
+                )  # fmt: skip
+                problems = json.loads(snapshot.problems_json)
+                summary = (
+                    f"published snapshot {snapshot.id} for {org} ({snapshot.patients:,} patients, as of "
+                    f"{snapshot.as_of}); {len(problems)} row(s) refused"
+                )
+    finally:
+        store.close()
+    err_console.print(summary, highlight=False)
+    for problem in problems[:20]:
+        err_console.print(
+            f"  {problem['file']} row {problem['row']} ({problem['record']}): {problem['problem']}",
+            highlight=False,
+        )
+    if mme_rows is None:
+        err_console.print(
+            "  no prescriptions file: the patient page will list no prescriptions", highlight=False
+        )

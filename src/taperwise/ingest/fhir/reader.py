@@ -1,0 +1,276 @@
+"""Read a FHIR R4 export — bulk NDJSON, Bundles, single-resource JSON — into an `IngestSink`.
+
+NDJSON is streamed line by line; a malformed line is a problem (``file:line``) and the next line is
+read. A Bundle is one JSON document and is loaded whole (Synthea writes one Bundle per patient).
+
+Two facts cross files: a Medication may sit in another file than the orders that reference it, and a
+dispense replaces the order it names. So the files of a bulk export are read in passes, by the resource
+type of each file (bulk data holds one type per file): Medication first (indexed), then the dispenses'
+``authorizingPrescription`` references (collected, nothing written), then everything else, and the
+dispenses last, when their orders' prescribers are known. Bundles are read the same way, one Bundle at
+a time, after the bulk files. Memory grows with Medications and dispensed orders, not with rows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from taperwise.errors import UnusableInputError
+from taperwise.ingest.common import IngestSink
+from taperwise.ingest.fhir import events, prescriptions
+from taperwise.ingest.fhir.context import IngestRun, Place
+from taperwise.ingest.fhir.medication import MedicationIndex
+from taperwise.ingest.fhir.references import Resolver, Resource
+
+Handler = Callable[[IngestRun, Place, Resource], None]
+HANDLERS: dict[str, Handler] = {
+    "Patient": events.read_patient,
+    "MedicationRequest": prescriptions.read_request,
+    "MedicationDispense": prescriptions.read_dispense,
+    "MedicationStatement": prescriptions.read_statement,
+    "MedicationAdministration": prescriptions.read_administration,
+    "Encounter": events.read_encounter,
+    "Condition": events.read_condition,
+    "Observation": events.read_observation,
+}
+FIRST, LAST = "Medication", "MedicationDispense"
+PROGRESS_EVERY = 10_000
+
+
+class _Progress:
+    def __init__(self, callback: Callable[[int], None] | None) -> None:
+        self.callback = callback
+        self.pending = 0
+
+    def tick(self) -> None:
+        self.pending += 1
+        if self.callback is not None and self.pending >= PROGRESS_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.callback is not None and self.pending:
+            self.callback(self.pending)
+        self.pending = 0
+
+
+@dataclass
+class _BulkFile:
+    path: Path
+    label: str
+    resource_type: str | None  # of its first readable record; None when it has none
+    single: bool = False  # a .json file holding one resource
+
+
+def _open(path: Path) -> IO[str]:
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, Resource | None, str | None]]:
+    """(line number, resource, error) for each non-blank line; the error says why it is not a resource."""
+    with _open(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                yield number, None, f"not valid JSON ({exc.args[0] if exc.args else exc})"
+                continue
+            if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+                yield number, value, None
+            else:
+                yield number, None, "not a FHIR resource (no resourceType)"
+
+
+def _records(bulk: _BulkFile) -> Iterator[tuple[str, Resource | None, str | None]]:
+    if bulk.single:
+        try:
+            with _open(bulk.path) as handle:
+                value: Any = json.load(handle)
+        except ValueError as exc:
+            yield bulk.label, None, f"not valid JSON ({exc})"
+            return
+        yield bulk.label, value if isinstance(value, dict) else None, None
+        return
+    for number, resource, error in _lines(bulk.path):
+        yield f"{bulk.label}:{number}", resource, error
+
+
+def _files(source: Path) -> list[Path]:
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise UnusableInputError(f"{source}: no such file or folder")
+    wanted = (".ndjson", ".ndjson.gz", ".jsonl", ".json", ".json.gz")
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p.name.lower().endswith(wanted))
+    if not files:
+        raise UnusableInputError(f"{source}: no .ndjson or .json files in this folder")
+    return files
+
+
+def _is_ndjson(path: Path) -> bool:
+    return path.name.lower().removesuffix(".gz").endswith((".ndjson", ".jsonl"))
+
+
+def _sniff(path: Path, label: str) -> _BulkFile:
+    for _, resource, _ in _lines(path):
+        if resource is not None:
+            return _BulkFile(path, label, resource["resourceType"])
+    return _BulkFile(path, label, None)
+
+
+def _handle(run: IngestRun, place: Place, resource: Resource, progress: _Progress) -> None:
+    kind = resource["resourceType"]
+    run.sink.read(kind)
+    progress.tick()
+    if kind == FIRST:
+        place.medications.add(resource)
+        return
+    handler = HANDLERS.get(kind)
+    if handler is None:
+        run.unused_types[kind] += 1
+    else:
+        handler(run, place, resource)
+
+
+def _collect_dispensed(run: IngestRun, place: Place, resource: Resource) -> None:
+    dispense_id = str(resource.get("id") or "")
+    for order in prescriptions.authorising_orders(resource, place):
+        run.dispensed.setdefault(order, []).append(dispense_id)
+
+
+def _read_bulk(run: IngestRun, files: list[_BulkFile], progress: _Progress) -> None:
+    resolver = Resolver()
+
+    def place(source: str) -> Place:
+        return Place(source, resolver, run.medications)
+
+    for bulk in files:
+        if bulk.resource_type == LAST:
+            for source, resource, _ in _records(bulk):
+                if resource is not None and resource["resourceType"] == LAST:
+                    _collect_dispensed(run, place(source), resource)
+    order = [f for f in files if f.resource_type == FIRST]
+    order += [f for f in files if f.resource_type not in (FIRST, LAST)]
+    order += [f for f in files if f.resource_type == LAST]
+    for bulk in order:
+        mixed = 0
+        for source, resource, error in _records(bulk):
+            if resource is None:
+                run.sink.report(source, "", "malformed_json", f"line skipped: {error}")
+                continue
+            mixed += resource["resourceType"] != bulk.resource_type
+            _handle(run, place(source), resource, progress)
+        if mixed and not bulk.single:
+            run.sink.report(
+                bulk.label,
+                "",
+                "mixed_resource_types",
+                f"{mixed} record(s) are not {bulk.resource_type}: bulk files hold one type each, so "
+                "references across them may not resolve and fills may not be de-duplicated",
+            )
+
+
+def _read_bundle(run: IngestRun, label: str, bundle: Resource, progress: _Progress) -> None:
+    entries = [e for e in bundle.get("entry") or [] if isinstance(e, dict)]
+    resolver = Resolver.for_bundle(entries)
+    medications = MedicationIndex(fallback=run.medications)
+    located: list[tuple[str, Resource]] = []
+    for number, entry in enumerate(entries):
+        source = f"{label}#entry[{number}]"
+        resource = entry.get("resource")
+        if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+            located.append((source, resource))
+        else:
+            url = str(entry.get("fullUrl") or "")
+            run.sink.report(source, url, "not_a_resource", "Bundle entry holds no resource")
+    for source, resource in located:
+        if resource["resourceType"] == LAST:
+            _collect_dispensed(run, Place(source, resolver, medications), resource)
+
+    def rank(item: tuple[str, Resource]) -> tuple[bool, bool]:
+        return item[1]["resourceType"] != FIRST, item[1]["resourceType"] == LAST
+
+    ordered = sorted(located, key=rank)
+    for source, resource in ordered:
+        _handle(run, Place(source, resolver, medications), resource, progress)
+
+
+def read_fhir(source: Path, sink: IngestSink, on_progress: Callable[[int], None] | None = None) -> None:
+    """Read FHIR R4 resources from `source` into `sink`, reporting every record that cannot be used.
+
+    `source` is a bulk-data folder of NDJSON files (any names, ``.ndjson``/``.jsonl``, optionally
+    ``.gz``), one such file, a Bundle ``.json``, a single-resource ``.json``, or a folder of any of these
+    (Synthea writes one Bundle per patient). `on_progress` is called with the number of records read
+    since its previous call (every 10,000 records and at the end), as ``rich.progress.advance`` takes.
+    Raises `UnusableInputError` only when `source` does not exist or holds no such file.
+    """
+    base = source if source.is_dir() else source.parent
+    run = IngestRun(sink)
+    progress = _Progress(on_progress)
+    bulk: list[_BulkFile] = []
+    bundles: list[tuple[Path, str]] = []
+    for path in _files(source):
+        label = path.relative_to(base).as_posix()
+        if _is_ndjson(path):
+            bulk.append(_sniff(path, label))
+            continue
+        kind = _json_kind(path)
+        if kind == "Bundle":
+            bundles.append((path, label))
+        elif kind is None:
+            sink.report(label, "", "malformed_json", "the file is not a JSON FHIR resource or Bundle")
+        else:
+            bulk.append(_BulkFile(path, label, kind, single=True))
+    _read_bulk(run, bulk, progress)
+    for path, label in bundles:
+        with _open(path) as handle:
+            _read_bundle(run, label, json.load(handle), progress)
+    _finish(run)
+    progress.flush()
+
+
+def _json_kind(path: Path) -> str | None:
+    """The resourceType of a whole-file JSON document, or None when it is not one."""
+    try:
+        with _open(path) as handle:
+            value = json.load(handle)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind = value.get("resourceType") if isinstance(value, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _finish(run: IngestRun) -> None:
+    """Summary problems: what was read but has no use here, and events recorded more than once."""
+    for kind, count in sorted(run.unused_types.items()):
+        run.sink.report(
+            "(all files)",
+            kind,
+            "resource_type_not_used",
+            f"{count} {kind} record(s) read; taperwise takes no data from this type",
+        )
+    if run.events_merged:
+        run.sink.report(
+            "(all files)",
+            "",
+            "duplicate_event",
+            f"{run.events_merged} event(s) repeated one already written (same patient, date, "
+            "kind and code, e.g. a Condition and its Encounter's reason) and were written once",
+        )
+    for order, dispenses in sorted(run.dispensed.items()):
+        if order not in run.superseded:
+            run.sink.report(
+                "(all files)",
+                f"MedicationDispense/{dispenses[0]}",
+                "order_not_found",
+                f"authorizingPrescription MedicationRequest/{order} was not found (or not usable) "
+                "in the export; the dispense row has no prescriber from it",
+            )

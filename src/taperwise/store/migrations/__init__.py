@@ -1,0 +1,1 @@
+"""Alembic migrations of the clinical store, shipped inside the package (no alembic.ini at run time)."""

@@ -1,0 +1,263 @@
+"""The clinical store's tables, as typed SQLAlchemy 2 models.
+
+Rules every table follows, because this is a clinical record: an integer `id` and a UTC `created_at`;
+nothing a clinician enters is hard-deleted (users are deactivated, snapshots superseded — older rows
+stay); and `audit_events` is append-only (triggers in the migrations refuse UPDATE and DELETE on both
+SQLite and PostgreSQL). Dates and times are stored as naive UTC and read back as aware UTC, so SQLite
+and PostgreSQL behave the same.
+
+The migrations in `migrations/versions/` are the schema of record; these models must match them
+(`tests/store/test_migrations.py` compares the two).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ROLES = ("clinician", "pharmacist", "psychologist", "coordinator", "analyst", "admin")
+ORGANISATION_KINDS = ("practice", "clinic", "health_system")
+AUDIT_ACTIONS = (
+    "view",
+    "create",
+    "update",
+    "supersede",
+    "login",
+    "login_failed",
+    "logout",
+    "publish",
+    "export",
+    "denied",
+)
+
+# Stable constraint names, so that Alembic can alter them on both engines.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MME = Numeric(18, 4)  # the exposure engine's DECIMAL(18, 4): no float residue in doses
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_pseudonym() -> str:
+    """A random, stable stand-in for a patient in de-identified views: not derived from any identifier."""
+    return "P-" + secrets.token_hex(6).upper()
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out; stored naive UTC (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Stamped:
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class Organisation(Stamped, Base):
+    __tablename__ = "organisations"
+
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="practice")
+
+
+class User(Stamped, Base):
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    specialty: Mapped[str | None] = mapped_column(String(50))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Membership(Stamped, Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id", name="uq_memberships_user_org"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+
+
+class Patient(Stamped, Base):
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("organisation_id", "external_id", name="uq_patients_org_external_id"),)
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    pseudonym: Mapped[str] = mapped_column(String(32), unique=True, default=new_pseudonym)
+    sex: Mapped[str | None] = mapped_column(String(20))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    death_date: Mapped[dt.date | None] = mapped_column(Date)
+    in_program: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RegistrySnapshot(Stamped, Base):
+    __tablename__ = "registry_snapshots"
+
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    factor_set: Mapped[str] = mapped_column(String(100))
+    metadata_json: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    published_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    patients: Mapped[int] = mapped_column(Integer, default=0)
+    problems_json: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class RegistryEntry(Stamped, Base):
+    __tablename__ = "registry_entries"
+    __table_args__ = (Index("ix_registry_entries_patient", "patient_id", "snapshot_id"),)
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("registry_snapshots.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    avg_daily_mme_90d: Mapped[Decimal] = mapped_column(MME)
+    max_daily_mme_90d: Mapped[Decimal] = mapped_column(MME)
+    days_covered_90d: Mapped[int] = mapped_column(Integer)
+    ltot: Mapped[bool] = mapped_column(Boolean)
+    high_dose_50: Mapped[bool] = mapped_column(Boolean)
+    high_dose_90: Mapped[bool] = mapped_column(Boolean)
+    benzo_overlap_days_90d: Mapped[int] = mapped_column(Integer)
+    prescribers_180d: Mapped[int] = mapped_column(Integer)
+    pharmacies_180d: Mapped[int] = mapped_column(Integer)
+    multi_provider: Mapped[bool] = mapped_column(Boolean)
+    new_prescriber: Mapped[bool | None] = mapped_column(Boolean)
+    buprenorphine_days_90d: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer)
+    priority_reason: Mapped[str] = mapped_column(Text)
+    problem_records_180d: Mapped[int] = mapped_column(Integer, default=0)
+    harm_events_180d: Mapped[int | None] = mapped_column(Integer)
+    opioid_overdose_180d: Mapped[int | None] = mapped_column(Integer)
+    last_harm_event: Mapped[str | None] = mapped_column(String(120))  # "opioid_overdose 2025-03-10"
+
+
+# The worklist's order (priority, then average MME highest first, then id) inside one snapshot: a page is
+# read straight off this index instead of sorting 100k rows.
+Index(
+    "ix_registry_entries_worklist",
+    RegistryEntry.snapshot_id,
+    RegistryEntry.priority,
+    RegistryEntry.avg_daily_mme_90d.desc(),
+    RegistryEntry.id,
+)
+
+
+class TrajectorySegment(Stamped, Base):
+    __tablename__ = "trajectory_segments"
+    __table_args__ = (Index("ix_trajectory_segments_patient", "patient_id", "snapshot_id"),)
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("registry_snapshots.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    daily_mme: Mapped[Decimal] = mapped_column(MME)
+    n_opioids: Mapped[int] = mapped_column(Integer)
+
+
+class PrescriptionRecord(Stamped, Base):
+    __tablename__ = "prescription_records"
+    __table_args__ = (Index("ix_prescription_records_patient", "patient_id", "snapshot_id"),)
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("registry_snapshots.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    rx_id: Mapped[str] = mapped_column(String(128))
+    drug: Mapped[str | None] = mapped_column(Text)
+    ingredient: Mapped[str | None] = mapped_column(String(100))
+    start_date: Mapped[dt.date | None] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    days_supply: Mapped[int | None] = mapped_column(Integer)
+    quantity: Mapped[Decimal | None] = mapped_column(MME)
+    daily_mme: Mapped[Decimal | None] = mapped_column(MME)
+    status: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    drug_class: Mapped[str | None] = mapped_column(String(50))
+    route: Mapped[str | None] = mapped_column(String(50))
+    prescriber_id: Mapped[str | None] = mapped_column(String(128))
+    pharmacy_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class HarmEvent(Stamped, Base):
+    __tablename__ = "harm_events"
+    __table_args__ = (Index("ix_harm_events_patient", "patient_id", "snapshot_id"),)
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("registry_snapshots.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(50))
+    code: Mapped[str | None] = mapped_column(String(50))
+    code_system: Mapped[str | None] = mapped_column(String(200))
+
+
+class AuditEvent(Base):
+    """Who did what to which record, when, from where. Append-only; `created_at` is `at`."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    entity_type: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str | None] = mapped_column(String(128))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def created_at(self) -> dt.datetime:
+        return self.at

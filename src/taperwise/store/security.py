@@ -1,0 +1,74 @@
+"""Passwords, lock-out and hostile text: the store's security constants and checks.
+
+Thresholds follow OWASP ASVS 4.0.3: V2.1.1 (passwords of at least 12 characters), V2.2.1 (anti-automation:
+soft lock-out after repeated failures rather than a permanent one, so an attacker cannot lock clinicians
+out for good) and V2.4.1 (a memory-hard hash: Argon2id, via pwdlib's recommended parameters).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from taperwise.errors import RequestValidationError
+
+MIN_PASSWORD_LENGTH = 12  # ASVS V2.1.1
+MAX_FAILED_LOGINS = 5  # ASVS V2.2.1: failures before the account locks
+LOCKOUT = dt.timedelta(minutes=15)  # ASVS V2.2.1: a soft lock, lifted by time or by `taperwise users unlock`
+
+_hasher = PasswordHash((Argon2Hasher(),))
+# Verified against when the username is unknown, so that a failed login takes as long either way and
+# response times do not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash("taperwise-no-such-user-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> tuple[bool, str | None]:
+    """(matches, a fresher hash to store when the parameters have changed since it was made)."""
+    return _hasher.verify_and_update(password, password_hash)
+
+
+def burn_verification(password: str) -> None:
+    _hasher.verify(password, _DUMMY_HASH)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise RequestValidationError(
+            "password", f"is too short: use at least {MIN_PASSWORD_LENGTH} characters (a passphrase is best)"
+        )
+    if password.strip() != password or not password.strip():
+        raise RequestValidationError("password", "must not start or end with spaces")
+    reject_nul("password", password)
+
+
+def reject_nul(field: str, value: object) -> None:
+    """Refuse text with a NUL byte: PostgreSQL cannot store one and would fail mid-transaction."""
+    if isinstance(value, str) and "\x00" in value:
+        raise RequestValidationError(field, "contains a NUL byte (\\x00); remove it and try again")
+
+
+def reject_nul_in(parameters: Any, where: str) -> None:
+    """Every string among a statement's parameters (a mapping, a sequence, or a list of either)."""
+    if isinstance(parameters, Mapping):
+        for key, value in parameters.items():
+            reject_nul(f"{where}.{key}", value)
+    elif isinstance(parameters, Iterable) and not isinstance(parameters, str | bytes):
+        for position, value in enumerate(parameters):
+            if isinstance(value, Mapping | list | tuple):
+                reject_nul_in(value, where)
+            else:
+                reject_nul(f"{where}[{position}]", value)
+
+
+def printable(text: str, limit: int = 500) -> str:
+    """Text safe to keep in the audit log even when an attacker wrote it: NUL bytes shown, length capped."""
+    shown = text.replace("\x00", "\\x00")
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

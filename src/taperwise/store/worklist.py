@@ -1,0 +1,290 @@
+"""Reading the current registry: the worklist page and one patient's whole picture.
+
+Both read only the current (non-superseded) snapshot of the user's own organisations, apply the role
+rules of `access`, and — for a patient — write a `view` (or `denied`) audit event in the caller's
+transaction, so a view that is shown is a view that is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from taperwise.errors import RequestValidationError
+from taperwise.store.access import can_view_identifiable, can_view_patient, organisation_ids
+from taperwise.store.audit import record_audit
+from taperwise.store.models import (
+    HarmEvent,
+    Organisation,
+    Patient,
+    PrescriptionRecord,
+    RegistryEntry,
+    RegistrySnapshot,
+    TrajectorySegment,
+    User,
+)
+from taperwise.store.security import reject_nul
+
+MAX_PAGE_SIZE = 500
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """One patient on the worklist. `external_id` is None when the user may not see who it is."""
+
+    patient_id: int
+    external_id: str | None
+    pseudonym: str
+    organisation_code: str
+    avg_daily_mme_90d: Decimal
+    max_daily_mme_90d: Decimal
+    days_covered_90d: int
+    ltot: bool
+    high_dose_50: bool
+    high_dose_90: bool
+    benzo_overlap_days_90d: int
+    prescribers_180d: int
+    pharmacies_180d: int
+    multi_provider: bool
+    new_prescriber: bool | None
+    buprenorphine_days_90d: int
+    priority: int
+    priority_reason: str
+    problem_records_180d: int
+    harm_events_180d: int | None
+    opioid_overdose_180d: int | None
+    last_harm_event: str | None
+    in_program: bool
+
+    @property
+    def label(self) -> str:
+        return self.external_id if self.external_id is not None else self.pseudonym
+
+
+@dataclass(frozen=True)
+class PrescriptionRow:
+    """One prescription as the patient page shows it (`rx_id` is None in de-identified views)."""
+
+    rx_id: str | None
+    drug: str | None
+    ingredient: str | None
+    start_date: dt.date | None
+    end_date: dt.date | None
+    days_supply: int | None
+    quantity: Decimal | None
+    daily_mme: Decimal | None
+    status: str
+    reason: str | None
+    drug_class: str | None
+    route: str | None
+    prescriber_id: str | None
+    pharmacy_id: str | None
+
+    @classmethod
+    def of(cls, record: PrescriptionRecord, identifiable: bool) -> PrescriptionRow:
+        values = {name: getattr(record, name) for name in cls.__dataclass_fields__}
+        return cls(**values | ({} if identifiable else {"rx_id": None}))
+
+
+@dataclass(frozen=True)
+class PatientView:
+    """Everything the patient page shows, already cut to what the user may see."""
+
+    patient_id: int
+    identifiable: bool
+    external_id: str | None
+    pseudonym: str
+    organisation_code: str
+    sex: str | None
+    birth_date: dt.date | None
+    death_date: dt.date | None
+    in_program: bool
+    snapshot: RegistrySnapshot | None
+    entry: RegistryEntry | None
+    segments: list[TrajectorySegment]
+    prescriptions: list[PrescriptionRow]
+    harm_events: list[HarmEvent]
+
+    @property
+    def label(self) -> str:
+        return self.external_id if self.external_id is not None else self.pseudonym
+
+
+def current_snapshots(s: Session, organisations: Sequence[int] | frozenset[int]) -> list[int]:
+    """Ids of the current (non-superseded) snapshot of each organisation."""
+    if not organisations:
+        return []
+    query = select(func.max(RegistrySnapshot.id)).where(
+        RegistrySnapshot.organisation_id.in_(sorted(organisations)), RegistrySnapshot.superseded_at.is_(None)
+    )
+    return [i for i in s.scalars(query.group_by(RegistrySnapshot.organisation_id)) if i is not None]
+
+
+_ENTRY_COLUMNS = [
+    c for c in WorklistRow.__dataclass_fields__ if hasattr(RegistryEntry, c) and c != "patient_id"
+]
+
+
+def _filters(
+    min_mme: float | Decimal | None,
+    high_dose_90: bool | None,
+    benzo: bool | None,
+    multi_provider: bool | None,
+    new_prescriber: bool | None,
+    search: str | None,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if min_mme is not None:
+        conditions.append(RegistryEntry.avg_daily_mme_90d >= Decimal(str(min_mme)))
+    if high_dose_90 is not None:
+        conditions.append(RegistryEntry.high_dose_90.is_(high_dose_90))
+    if benzo is not None:
+        overlap = RegistryEntry.benzo_overlap_days_90d
+        conditions.append(overlap > 0 if benzo else overlap == 0)
+    if multi_provider is not None:
+        conditions.append(RegistryEntry.multi_provider.is_(multi_provider))
+    if new_prescriber is not None:
+        conditions.append(RegistryEntry.new_prescriber.is_(new_prescriber))
+    if search:
+        # A prefix as a range, which both engines answer from the unique (organisation, external id)
+        # index; a pseudonym is matched exactly.
+        term = search.strip()
+        conditions.append(
+            or_(
+                (Patient.external_id >= term) & (Patient.external_id < term + "\U0010ffff"),
+                Patient.pseudonym == term.upper(),
+            )
+        )
+    return conditions
+
+
+def worklist_query(
+    snapshots: Sequence[int], conditions: list[ColumnElement[bool]]
+) -> Select[RegistryEntry, Patient, str]:
+    snapshot = (
+        RegistryEntry.snapshot_id == snapshots[0]
+        if len(snapshots) == 1
+        else RegistryEntry.snapshot_id.in_(snapshots)
+    )
+    return (
+        select(RegistryEntry, Patient, Organisation.code)
+        .join(Patient, Patient.id == RegistryEntry.patient_id)
+        .join(Organisation, Organisation.id == Patient.organisation_id)
+        .where(snapshot, *conditions)
+    )
+
+
+def worklist(
+    s: Session,
+    user: User,
+    *,
+    min_mme: float | Decimal | None = None,
+    high_dose_90: bool | None = None,
+    benzo: bool | None = None,
+    multi_provider: bool | None = None,
+    new_prescriber: bool | None = None,
+    search: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> Page[WorklistRow]:
+    """One page of the current registry of the user's organisations: priority first, then highest MME."""
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise RequestValidationError("page", f"page must be >= 1 and page_size 1..{MAX_PAGE_SIZE}")
+    reject_nul("search", search)
+    snapshots = current_snapshots(s, organisation_ids(s, user))
+    if not snapshots:
+        return Page([], page, page_size, 0)
+    base = worklist_query(
+        snapshots, _filters(min_mme, high_dose_90, benzo, multi_provider, new_prescriber, search)
+    )
+    total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
+    ordered = base.order_by(RegistryEntry.priority, RegistryEntry.avg_daily_mme_90d.desc(), RegistryEntry.id)
+    identifiable = can_view_identifiable(user)
+    items = [
+        WorklistRow(
+            patient_id=patient.id,
+            external_id=patient.external_id if identifiable else None,
+            pseudonym=patient.pseudonym,
+            organisation_code=code,
+            in_program=patient.in_program,
+            **{name: getattr(entry, name) for name in _ENTRY_COLUMNS},
+        )
+        for entry, patient, code in s.execute(ordered.limit(page_size).offset((page - 1) * page_size))
+    ]
+    return Page(items, page, page_size, total)
+
+
+def _snapshot_rows(s: Session, model: Any, patient_id: int, snapshot_id: int, *order: Any) -> list[Any]:
+    query = select(model).where(model.patient_id == patient_id, model.snapshot_id == snapshot_id)
+    return list(s.scalars(query.order_by(*order, model.id)))
+
+
+def patient_view(
+    s: Session, user: User, patient_id: int, ip: str | None, user_agent: str | None
+) -> PatientView | None:
+    """The patient's picture in the current snapshot, or None (audited as `denied`) when not allowed."""
+    patient = s.get(Patient, patient_id)
+    organisations = organisation_ids(s, user)
+    if patient is None or not can_view_patient(user, patient, organisations):
+        reason = "no such patient" if patient is None else "patient of another organisation"
+        record_audit(s, user, "denied", "patient", patient_id, ip, user_agent, reason,
+                     organisation_id=None if patient is None else patient.organisation_id)  # fmt: skip
+        return None
+    identifiable = can_view_identifiable(user, patient)
+    current = current_snapshots(s, [patient.organisation_id])
+    snapshot = s.get(RegistrySnapshot, current[0]) if current else None
+    entry: RegistryEntry | None = None
+    segments: list[TrajectorySegment] = []
+    prescriptions: list[PrescriptionRow] = []
+    events: list[HarmEvent] = []
+    if snapshot is not None:
+        entry = s.scalar(
+            select(RegistryEntry).where(
+                RegistryEntry.patient_id == patient.id, RegistryEntry.snapshot_id == snapshot.id
+            )
+        )
+        segments = _snapshot_rows(s, TrajectorySegment, patient.id, snapshot.id, TrajectorySegment.start_date)
+        records = _snapshot_rows(
+            s, PrescriptionRecord, patient.id, snapshot.id, PrescriptionRecord.start_date
+        )
+        prescriptions = [PrescriptionRow.of(record, identifiable) for record in records]
+        events = _snapshot_rows(s, HarmEvent, patient.id, snapshot.id, HarmEvent.date)
+    record_audit(s, user, "view", "patient", patient.id, ip, user_agent,
+                 "identifiable" if identifiable else "de-identified",
+                 organisation_id=patient.organisation_id)  # fmt: skip
+    organisation = s.get(Organisation, patient.organisation_id)
+    return PatientView(
+        patient_id=patient.id,
+        identifiable=identifiable,
+        external_id=patient.external_id if identifiable else None,
+        pseudonym=patient.pseudonym,
+        organisation_code=organisation.code if organisation is not None else "",
+        sex=patient.sex,
+        birth_date=patient.birth_date if identifiable else None,
+        death_date=patient.death_date if identifiable else None,
+        in_program=patient.in_program,
+        snapshot=snapshot,
+        entry=entry,
+        segments=segments,
+        prescriptions=prescriptions,
+        harm_events=events,
+    )

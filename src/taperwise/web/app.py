@@ -1,0 +1,150 @@
+"""The web application: `create_app(store_url)` wires the store, sessions, CSRF, pages and API.
+
+Configuration is refused rather than guessed: without `TAPERWISE_SECRET_KEY` (or `secret_key=`) the app
+does not start, unless `TAPERWISE_DEV=1` says this is a developer's machine — then a random key is made
+for this process (sessions end when it stops) and cookies drop the Secure flag so plain http on
+127.0.0.1 works. Every response carries security headers: a Content-Security-Policy with no inline
+script or style, X-Frame-Options DENY, a strict Referrer-Policy, and `no-store` caching, because the
+pages hold patient data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, status
+from fastapi.exceptions import HTTPException
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import Response
+
+from taperwise import __version__
+from taperwise.errors import TaperwiseError
+from taperwise.store import Store, open_store
+from taperwise.web import api, auth, pages
+from taperwise.web.csrf import CsrfRejected, verify_csrf
+from taperwise.web.rendering import make_templates, render
+from taperwise.web.sessions import SessionCodec, SessionMiddleware
+
+MIN_SECRET_LENGTH = 32
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class WebConfigError(TaperwiseError):
+    """The app cannot start as configured (no secret key in production, a short key)."""
+
+
+def dev_mode() -> bool:
+    return os.environ.get("TAPERWISE_DEV") == "1"
+
+
+def resolve_secret(secret_key: str | None) -> str:
+    key = secret_key or os.environ.get("TAPERWISE_SECRET_KEY")
+    if key:
+        if len(key) < MIN_SECRET_LENGTH:
+            raise WebConfigError(
+                f"the secret key is {len(key)} characters; use at least {MIN_SECRET_LENGTH} random ones, "
+                "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return key
+    if dev_mode():
+        return secrets.token_urlsafe(48)
+    raise WebConfigError(
+        "TAPERWISE_SECRET_KEY is not set: set it to a long random value (it signs the session cookies), "
+        "or set TAPERWISE_DEV=1 on a developer's machine"
+    )
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path == "/api" or request.url.path.startswith("/api/")
+
+
+async def _not_signed_in(request: Request, exc: Exception) -> Response:
+    if _is_api(request):
+        return JSONResponse({"detail": "Sign in first."}, status_code=status.HTTP_401_UNAUTHORIZED)
+    return auth.login_redirect(request)
+
+
+async def _csrf_rejected(request: Request, exc: Exception) -> Response:
+    message = str(exc.detail) if isinstance(exc, HTTPException) else "Forbidden"
+    if _is_api(request):
+        return JSONResponse({"detail": message}, status_code=status.HTTP_403_FORBIDDEN)
+    return render(request, "error.html", {"title": "Request refused", "message": message}, status_code=403)
+
+
+def database_status(store: Store) -> dict[str, Any]:
+    try:
+        with store.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok", "dialect": store.dialect, "revision": store.revision()}
+    except Exception as exc:  # a health check reports every failure instead of raising it
+        return {"status": "error", "dialect": store.dialect, "error": type(exc).__name__}
+
+
+def create_app(store_url: str, *, secret_key: str | None = None, warehouse: Path | None = None) -> FastAPI:
+    """The app over the store at `store_url` (migrated on open). `warehouse`: an analytics store path,
+    reported by /healthz; the pages read published registry snapshots only (docs/web.md)."""
+    secret = resolve_secret(secret_key)
+    store = open_store(store_url)
+    app = FastAPI(
+        title="taperwise",
+        version=__version__,
+        description="The registry worklist and each patient's prescribing picture. Sign in at /login; "
+        "the API uses the same session cookie and needs the X-CSRF-Token header on unsafe methods.",
+        dependencies=[Depends(verify_csrf)],
+    )
+    app.state.store = store
+    app.state.templates = make_templates()
+    app.state.dev_mode = dev_mode()
+    app.state.warehouse = warehouse
+    app.add_middleware(SessionMiddleware, codec=SessionCodec(secret), secure=not dev_mode())
+    app.add_middleware(SecurityHeaders)  # added last, so it is outermost and covers every response
+    app.add_exception_handler(auth.NotSignedIn, _not_signed_in)
+    app.add_exception_handler(CsrfRejected, _csrf_rejected)
+    app.mount(
+        "/static", StaticFiles(directory=str(resources.files("taperwise.web") / "static")), name="static"
+    )
+    app.include_router(auth.router)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+
+    @app.get("/healthz", tags=["health"], summary="Version and database status")
+    def healthz() -> JSONResponse:
+        database = database_status(store)
+        body: dict[str, Any] = {"status": database["status"], "version": __version__, "database": database}
+        if warehouse is not None:
+            # Whether it is there, not where: this endpoint is public.
+            body["warehouse"] = {"readable": os.access(warehouse, os.R_OK)}
+        code = status.HTTP_200_OK if database["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+        return JSONResponse(body, status_code=code)
+
+    return app

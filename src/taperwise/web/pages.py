@@ -1,0 +1,70 @@
+"""The HTML pages: the worklist and the patient's picture (login lives in `auth`).
+
+Server-rendered and complete without JavaScript: the worklist's filters are a GET form, so a filter
+change is an ordinary page load; with htmx present the same request returns only the results fragment
+(`HX-Request` header) and the address bar follows. Every patient page goes through the store's
+`patient_view`, which checks the organisation and writes the audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, status
+from starlette.responses import RedirectResponse, Response
+
+from taperwise.store.worklist import patient_view
+from taperwise.web.auth import CurrentUser, client_of, store_of
+from taperwise.web.charts import trajectory_svg
+from taperwise.web.filters import FILTER_NAMES, FilterError, WorklistFilters
+from taperwise.web.picture import picture_of
+from taperwise.web.rendering import render
+
+router = APIRouter(include_in_schema=False)
+
+FILTER_LABELS = {
+    "high_dose_90": "≥ 90 MME/day",
+    "benzo": "Benzodiazepine overlap",
+    "multi_provider": "Many prescribers",
+    "new_prescriber": "New prescriber",
+}
+assert set(FILTER_LABELS) == set(FILTER_NAMES)
+
+
+@router.get("/")
+def home(user: CurrentUser) -> Response:
+    return RedirectResponse("/worklist", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/worklist")
+def worklist_page(request: Request, user: CurrentUser) -> Response:
+    fragment = request.headers.get("HX-Request") == "true"
+    template = "_worklist_results.html" if fragment else "worklist.html"
+    try:
+        filters = WorklistFilters.parse(dict(request.query_params))
+    except FilterError as exc:
+        context = {"filters": WorklistFilters(), "labels": FILTER_LABELS, "page": None,
+                   "error": str(exc), "urlencode": urlencode}  # fmt: skip
+        return render(request, template, context, user=user, status_code=400)
+    with store_of(request).session() as s:
+        page = filters.run(s, user)
+    context = {"filters": filters, "labels": FILTER_LABELS, "page": page, "error": None,
+               "urlencode": urlencode}  # fmt: skip
+    return render(request, template, context, user=user)
+
+
+@router.get("/patients/{patient_id}")
+def patient_page(request: Request, patient_id: int, user: CurrentUser) -> Response:
+    ip, agent = client_of(request)
+    with store_of(request).session() as s:
+        view = patient_view(s, user, patient_id, ip, agent)
+    if view is None:
+        # The same answer for "no such patient" and "another organisation's patient": existence is not
+        # disclosed. The refusal itself is in the audit log.
+        context = {"title": "Patient not found", "message": "There is no patient with this number in "
+                   "your organisations' registry."}  # fmt: skip
+        return render(request, "error.html", context, user=user, status_code=404)
+    picture = picture_of(view)
+    as_of = view.snapshot.as_of if view.snapshot is not None else None
+    chart = trajectory_svg(picture.steps, picture.marks, as_of=as_of)
+    return render(request, "patient.html", {"p": picture, "v": view, "chart": chart}, user=user)
