@@ -2,6 +2,7 @@
 
 Segments:
 - ``taperwise_segments``: the product end to end (read, parse products, per-row MME, sweep) from the file.
+- ``taperwise_sweep``: the product's sweep alone, on the per-row MME that ``prepare`` wrote.
 - ``sql_segments``: a hand-written DuckDB SQL sweep over the per-row MME that ``prepare`` wrote.
 - ``pandas_segments``: the naive approach — one row per prescription per day, summed per patient and day.
 
@@ -37,7 +38,7 @@ SWEEP_SQL = """
 WITH ev AS (
   SELECT patient_id, start_date AS d, daily_mme AS delta FROM rows
   UNION ALL
-  SELECT patient_id, end_date + 1 AS d, -daily_mme FROM rows
+  SELECT patient_id, CAST(end_date + INTERVAL 1 DAY AS DATE) AS d, -daily_mme FROM rows
 ), ch AS (SELECT patient_id, d, sum(delta) AS delta FROM ev GROUP BY ALL),
 lv AS (
   SELECT patient_id, d, sum(delta) OVER (PARTITION BY patient_id ORDER BY d) AS level,
@@ -47,7 +48,7 @@ lv AS (
               OVER (PARTITION BY patient_id ORDER BY d) AS island
   FROM (SELECT *, lag(level) OVER (PARTITION BY patient_id ORDER BY d) AS prev FROM lv)
 )
-SELECT patient_id, min(d) AS start_date, max(nxt) - 1 AS end_date, max(level) AS daily_mme
+SELECT patient_id, min(d) AS start_date, CAST(max(nxt) - INTERVAL 1 DAY AS DATE) AS end_date, max(level) AS daily_mme
 FROM isl WHERE level > 0 GROUP BY patient_id, island
 """
 
@@ -84,6 +85,14 @@ def taperwise_registry(source: Path, counted: Path) -> int:
         rows = prescription_mme(read_prescriptions(source, con))
         table = registry(rows, AS_OF, load_registry_settings(), load_priority_rules())
         return int(con.execute(table.filter(table.avg_daily_mme_90d > 0).count()))
+
+
+def taperwise_sweep(source: Path, counted: Path) -> int:
+    """The product's sweep alone, on the same per-row MME input as the hand-written SQL."""
+    with connect() as con:
+        rows = con.read_parquet(counted).mutate(status=ibis.literal("ok"))
+        rows = rows.mutate(end_date=rows.end_date.cast("date"))
+        return int(con.execute(constant_segments(rows).count()))
 
 
 def sql_segments(source: Path, counted: Path) -> int:

@@ -26,7 +26,7 @@ from taperwise.synth.run import synthesize
 console = Console()
 PRESCRIPTIONS_PER_PATIENT = 10.6  # measured on the generator's default mix
 PAIRS = (
-    ("segments", ("taperwise_segments", "sql_segments", "pandas_segments")),
+    ("segments", ("taperwise_segments", "taperwise_sweep", "sql_segments", "pandas_segments")),
     ("registry", ("taperwise_registry", "sql_registry", "pandas_registry")),
 )
 
@@ -36,11 +36,13 @@ def _run(
 ) -> tuple[float, float, int]:
     completed = subprocess.run(
         [sys.executable, "-m", "bench.approaches", approach, str(source), str(counted)],
-        check=True,
         capture_output=True,
         text=True,
         env=env,
     )
+    if completed.returncode != 0:
+        console.print(completed.stderr[-3000:])
+        raise SystemExit(f"benchmark {approach} failed on {source.name}")
     _, seconds, peak, result = completed.stdout.strip().splitlines()[-1].split("\t")
     return float(seconds), float(peak), int(result)
 
@@ -68,7 +70,7 @@ def main() -> None:
         "|---:|---|---|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp, Progress(console=console) as progress:
-        task = progress.add_task("benchmarks", total=len(sizes) * 8)
+        task = progress.add_task("benchmarks", total=len(sizes) * 9)
         for n in sizes:
             source = Path(tmp) / f"rx-{n}.parquet"
             summary = synthesize(

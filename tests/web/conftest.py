@@ -1,14 +1,17 @@
 """A real store loaded with the real registry of examples/prescriptions.csv, and app clients over it.
 
 The registry, its segments and the MME rows are written by the CLI (`taperwise registry`, `taperwise
-mme`) exactly as a user would run them, then published into a temporary SQLite store with the store's
+mme`) exactly as a user would run them, then published into a temporary store with the store's
 own `publish_registry`, for two organisations, so that isolation can be tested with the same patients.
+Every test that uses the store runs twice, on SQLite and on PostgreSQL (`backend`): the store is built
+once per backend and each test gets a private copy (a file copy; `CREATE DATABASE … TEMPLATE`).
 The harm events file is synthetic (two rows written here): examples/ has none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from taperwise.cli import app as cli
 from taperwise.store import open_store
 from taperwise.store.repositories import create_user, publish_registry
 from taperwise.web import create_app
+from tests.dbs import BACKENDS, PostgresDatabases, pg_url
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "prescriptions.csv"
@@ -81,25 +85,69 @@ def build_store(url: str, files: RegistryFiles) -> None:
         store.close()
 
 
+@dataclass(frozen=True)
+class StoreTemplate:
+    """A loaded store built once per backend: a SQLite file, or a PostgreSQL database used as a template."""
+
+    backend: str
+    sqlite_path: Path | None = None
+    pg_name: str | None = None
+    postgres: PostgresDatabases | None = None
+
+    @contextmanager
+    def copy(self, directory: Path) -> Iterator[str]:
+        """The URL of a private copy for one test (or one live server), removed afterwards."""
+        if self.sqlite_path is not None:
+            copy = directory / "app.db"
+            copy.write_bytes(self.sqlite_path.read_bytes())
+            yield f"sqlite:///{copy}"
+            return
+        assert self.postgres is not None
+        assert self.pg_name is not None
+        name = self.postgres.create(template=self.pg_name)
+        try:
+            yield pg_url(name)
+        finally:
+            self.postgres.drop(name)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every web test that touches the store runs on SQLite and on PostgreSQL."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="session")
-def store_template(registry_files: RegistryFiles, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A loaded database file, built once; each test gets its own copy (argon2 hashing is slow)."""
-    path = tmp_path_factory.mktemp("store") / "template.db"
-    build_store(f"sqlite:///{path}", registry_files)
-    return path
+def store_template(
+    backend: str,
+    registry_files: RegistryFiles,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> StoreTemplate:
+    """The loaded store, built once per backend; each test gets its own copy (argon2 hashing is slow)."""
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("store") / "template.db"
+        build_store(f"sqlite:///{path}", registry_files)
+        return StoreTemplate(backend, sqlite_path=path)
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    name = postgres.create()
+    build_store(pg_url(name), registry_files)  # closes its engine: a template must have no connections
+    return StoreTemplate(backend, pg_name=name, postgres=postgres)
 
 
 @pytest.fixture
-def store_url(store_template: Path, tmp_path: Path) -> str:
-    copy = tmp_path / "app.db"
-    copy.write_bytes(store_template.read_bytes())
-    return f"sqlite:///{copy}"
+def store_url(store_template: StoreTemplate, tmp_path: Path) -> Iterator[str]:
+    with store_template.copy(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
-def app(store_url: str, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+def app(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
     monkeypatch.delenv("TAPERWISE_DEV", raising=False)
-    return create_app(store_url, secret_key=SECRET)
+    created = create_app(store_url, secret_key=SECRET)
+    yield created
+    created.state.store.close()  # before the copy is dropped: PostgreSQL keeps no idle connections
 
 
 @pytest.fixture
@@ -114,7 +162,8 @@ def csrf_of(client: TestClient) -> str:
     page = client.get("/login")
     marker = 'name="csrf-token" content="'
     start = page.text.index(marker) + len(marker)
-    return page.text[start : page.text.index('"', start)]
+    token: str = page.text[start : page.text.index('"', start)]
+    return token
 
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> None:

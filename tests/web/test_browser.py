@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from taperwise.web import create_app
-from tests.web.conftest import PASSWORD, ROOT, SECRET
+from tests.web.conftest import PASSWORD, ROOT, SECRET, StoreTemplate
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,14 +44,18 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def live_server(store_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    database = tmp_path_factory.mktemp("live") / "app.db"
-    database.write_bytes(store_template.read_bytes())
+def live_server(store_template: StoreTemplate, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with store_template.copy(tmp_path_factory.mktemp("live")) as url:
+        yield from serve(url)
+
+
+def serve(url: str) -> Iterator[str]:
+    """uvicorn in a thread over the store at `url`, until the generator is closed."""
     # Dev mode: plain http on 127.0.0.1, so the session cookie must not be Secure-only.
     previous = os.environ.get("TAPERWISE_DEV")
     os.environ["TAPERWISE_DEV"] = "1"
     try:
-        app = create_app(f"sqlite:///{database}", secret_key=SECRET)
+        app = create_app(url, secret_key=SECRET)
     finally:
         if previous is None:
             os.environ.pop("TAPERWISE_DEV", None)
@@ -66,9 +70,12 @@ def live_server(store_template: Path, tmp_path_factory: pytest.TempPathFactory) 
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.store.close()
 
 
 @pytest.fixture(scope="module")

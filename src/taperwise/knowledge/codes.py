@@ -25,7 +25,7 @@ from taperwise.knowledge.model import DrugClass, IngredientStrength, ParseFailur
 from taperwise.knowledge.parser import parse_product
 from taperwise.knowledge.reading import ProductTextError
 from taperwise.knowledge.strengths import Amount, normalise
-from taperwise.knowledge.vocabulary import TermKind, load_vocabulary, phrase_key
+from taperwise.knowledge.vocabulary import load_vocabulary
 
 CDC_REQUIRED = ("ndc", "gennme", "master_form", "strength_per_unit", "uom")
 CDC_SHEET = "Opioids"
@@ -114,19 +114,11 @@ def _principal_ingredient(*names: str) -> str | None:
     """The one non-OTHER ingredient named in any of these texts (CDC 'Drug', then 'GENNME')."""
     vocabulary = load_vocabulary()
     for text in names:
-        words = list(phrase_key(text))
-        found: set[str] = set()
-        position = 0
-        while position < len(words):
-            hit = vocabulary.match(words, position)
-            if hit is None:
-                position += 1
-                continue
-            term, length = hit
-            name = term.ingredient if term.kind is TermKind.INGREDIENT else None
-            if name is not None and vocabulary.ingredients[name].drug_class is not DrugClass.OTHER:
-                found.add(name)
-            position += length
+        found = {
+            name
+            for name in vocabulary.ingredients_in(text)
+            if vocabulary.ingredients[name].drug_class is not DrugClass.OTHER
+        }
         if len(found) == 1:
             return found.pop()
     return None

@@ -110,6 +110,22 @@ class Vocabulary:
                 return term, length
         return None
 
+    def ingredients_in(self, text: str) -> list[str]:
+        """Every ingredient named anywhere in free text, in order (unknown words are passed over)."""
+        words = list(phrase_key(text))
+        found: list[str] = []
+        position = 0
+        while position < len(words):
+            hit = self.match(words, position)
+            if hit is None:
+                position += 1
+                continue
+            term, length = hit
+            if term.kind is TermKind.INGREDIENT and term.ingredient is not None:
+                found.append(term.ingredient)
+            position += length
+        return found
+
     def ingredient_named(self, text: str) -> str | None:
         """Canonical ingredient for a bare name ('Oxycodone Hydrochloride' -> 'oxycodone'), else None."""
         words = _WORDS.findall(text.lower())

@@ -59,6 +59,7 @@ NAMING = {
 }
 
 MME = Numeric(18, 4)  # the exposure engine's DECIMAL(18, 4): no float residue in doses
+PATIENT_ID = String(128).with_variant(String(128, collation="C"), "postgresql")
 
 
 def utc_now() -> dt.datetime:
@@ -134,7 +135,9 @@ class Patient(Stamped, Base):
     __table_args__ = (UniqueConstraint("organisation_id", "external_id", name="uq_patients_org_external_id"),)
 
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    external_id: Mapped[str] = mapped_column(String(128))
+    # Bytewise on PostgreSQL whatever the cluster's locale, as on SQLite: the prefix search is a range
+    # over this column's index and must not follow a language's rules (migration 0002).
+    external_id: Mapped[str] = mapped_column(PATIENT_ID)
     pseudonym: Mapped[str] = mapped_column(String(32), unique=True, default=new_pseudonym)
     sex: Mapped[str | None] = mapped_column(String(20))
     birth_date: Mapped[dt.date | None] = mapped_column(Date)

@@ -165,8 +165,9 @@ def _filters(
     if new_prescriber is not None:
         conditions.append(RegistryEntry.new_prescriber.is_(new_prescriber))
     if search:
-        # A prefix as a range, which both engines answer from the unique (organisation, external id)
-        # index; a pseudonym is matched exactly.
+        # A case-sensitive prefix as a range, which both engines answer from the unique (organisation,
+        # external id) index; the column compares bytewise on both (COLLATE "C" on PostgreSQL, migration
+        # 0002), so a language collation cannot widen the range. A pseudonym is matched exactly.
         term = search.strip()
         conditions.append(
             or_(
@@ -263,8 +264,9 @@ def patient_view(
             )
         )
         segments = _snapshot_rows(s, TrajectorySegment, patient.id, snapshot.id, TrajectorySegment.start_date)
+        # NULLS LAST said outright: SQLite would put undated records first and PostgreSQL last.
         records = _snapshot_rows(
-            s, PrescriptionRecord, patient.id, snapshot.id, PrescriptionRecord.start_date
+            s, PrescriptionRecord, patient.id, snapshot.id, PrescriptionRecord.start_date.asc().nulls_last()
         )
         prescriptions = [PrescriptionRow.of(record, identifiable) for record in records]
         events = _snapshot_rows(s, HarmEvent, patient.id, snapshot.id, HarmEvent.date)

@@ -19,7 +19,7 @@ from taperwise.ingest.common import IngestSink
 from taperwise.ingest.omop.source import OmopSource
 from taperwise.knowledge.model import DrugClass, ParseFailure
 from taperwise.knowledge.parser import parse_product
-from taperwise.knowledge.vocabulary import TermKind, load_vocabulary, phrase_key
+from taperwise.knowledge.vocabulary import load_vocabulary
 
 COUNTED_CLASSES = frozenset({DrugClass.OPIOID, DrugClass.BUPRENORPHINE, DrugClass.BENZODIAZEPINE})
 _OPIOID_CLASSES = frozenset({DrugClass.OPIOID, DrugClass.BUPRENORPHINE})
@@ -54,18 +54,7 @@ def drug_class_of(name: str) -> DrugClass | None:
     if not isinstance(product, ParseFailure):
         return product.drug_class
     vocabulary = load_vocabulary()
-    words = list(phrase_key(name))
-    classes: set[DrugClass] = set()
-    position = 0
-    while position < len(words):
-        hit = vocabulary.match(words, position)
-        if hit is None:
-            position += 1
-            continue
-        term, length = hit
-        if term.kind is TermKind.INGREDIENT and term.ingredient is not None:
-            classes.add(vocabulary.ingredients[term.ingredient].drug_class)
-        position += length
+    classes = {vocabulary.ingredients[found].drug_class for found in vocabulary.ingredients_in(name)}
     for wanted in (DrugClass.OPIOID, DrugClass.BUPRENORPHINE, DrugClass.BENZODIAZEPINE, DrugClass.OTHER):
         if wanted in classes:
             return wanted
