@@ -48,7 +48,8 @@ lv AS (
               OVER (PARTITION BY patient_id ORDER BY d) AS island
   FROM (SELECT *, lag(level) OVER (PARTITION BY patient_id ORDER BY d) AS prev FROM lv)
 )
-SELECT patient_id, min(d) AS start_date, CAST(max(nxt) - INTERVAL 1 DAY AS DATE) AS end_date, max(level) AS daily_mme
+SELECT patient_id, min(d) AS start_date, CAST(max(nxt) - INTERVAL 1 DAY AS DATE) AS end_date,
+       max(level) AS daily_mme
 FROM isl WHERE level > 0 GROUP BY patient_id, island
 """
 
