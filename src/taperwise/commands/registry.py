@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +15,7 @@ from taperwise.canonical import EVENT_COLUMNS
 from taperwise.commands.exposure import CodesOpt, EngineOpt, FactorsOpt, InputArg, OutputOpt, load_codes
 from taperwise.commands.store import publish as publish_snapshot
 from taperwise.console import err_console, fail, stages
+from taperwise.digest import file_sha256
 from taperwise.errors import TaperwiseError, UnusableInputError
 from taperwise.exposure.engine import connect, register_arrow, write_result
 from taperwise.exposure.mme import prescription_mme
@@ -30,14 +30,6 @@ from taperwise.knowledge.registry import (
     load_priority_rules,
     load_registry_settings,
 )
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def registry_metadata(
@@ -58,8 +50,8 @@ def registry_metadata(
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "taperwise_version": __version__,
         "engine": engine,
-        "input": {"path": str(source), "sha256": _file_digest(source)},
-        "events": None if events is None else {"path": str(events), "sha256": _file_digest(events)},
+        "input": {"path": str(source), "sha256": file_sha256(source)},
+        "events": None if events is None else {"path": str(events), "sha256": file_sha256(events)},
         "as_of": as_of.isoformat(),
         "windows": {
             name: [str(day) for day in span] for name, span in asdict(windows).items() if name != "as_of"

@@ -10,7 +10,6 @@ cannot be loaded (a bad number, a NUL byte, a repeated patient) is refused and l
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from taperwise.canonical import EVENT_COLUMNS
+from taperwise.digest import file_sha256
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.prescriptions import ROW, read_table_file
 from taperwise.exposure.registry import HARM_COLUMNS, REGISTRY_COLUMNS
@@ -164,14 +164,6 @@ class Problems:
 
     def add(self, path: Path, row: int, record: str | None, problem: str) -> None:
         self.rows.append({"file": path.name, "row": row + 1, "record": record, "problem": problem})
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _records(path: Path, required: Sequence[str], optional: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
@@ -337,7 +329,7 @@ def publish_registry(
         as_of=dt.date.fromisoformat(metadata["as_of"]),
         factor_set=f"{factor_set.get('id', 'unknown')}@{factor_set.get('version', '?')}",
         metadata_json=json.dumps(metadata, ensure_ascii=False),
-        source_sha256=_digest(registry_path),
+        source_sha256=file_sha256(registry_path),
         published_by_user_id=None if published_by is None else published_by.id,
         published_at=now,
         patients=len(entries),
