@@ -8,6 +8,7 @@ the file and the problem. Input order is kept in ``_row`` because the ``mme`` co
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,12 +89,71 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _duckdb_scan(path: Path) -> str:
+    """A DuckDB table function that streams the file, with a 0-based row number column ``_file_row``."""
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        scan = f"read_parquet({_sql_text(str(path))}, file_row_number = true)"
+        return f"(SELECT *, file_row_number AS _file_row FROM {scan})"
+    if suffix in (".csv", ".txt", ".gz"):
+        if path.stat().st_size == 0:
+            raise UnusableInputError(f"{path}: the file is empty (a header row is required)")
+        # all_varchar: every value stays text, so a bad value is a reported problem on its row, not a read
+        # error; row_number() over () is DuckDB's order-preserving streaming window.
+        scan = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
+        return f"(SELECT *, row_number() OVER () - 1 AS _file_row FROM {scan})"
+    raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+
+
+def _read_with_duckdb(con: ibis.BaseBackend, path: Path) -> ir.Table:
+    """The file as a view on `con`: read by DuckDB as it is queried, never held whole in Python."""
+    if not path.exists():
+        raise UnusableInputError(f"{path}: no such file")
+    scan = _duckdb_scan(path)
+    raw = con.con  # the DuckDB connection behind the Ibis backend
+    try:
+        names = [row[0] for row in raw.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+    except Exception as exc:  # DuckDB raises its own error types for unreadable files
+        raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+    names = [name for name in names if name not in ("file_row_number", "_file_row")]
+    lowered = [name.strip().lower() for name in names]
+    duplicated = sorted({name for name in lowered if lowered.count(name) > 1})
+    if duplicated:
+        raise UnusableInputError(f"{path}: column(s) {', '.join(duplicated)} appear more than once")
+    missing = [name for name in REQUIRED_COLUMNS if name not in lowered]
+    if missing:
+        raise UnusableInputError(
+            f"{path}: required column(s) missing: {', '.join(missing)} "
+            f"(found: {', '.join(lowered) or 'none'})"
+        )
+    columns = [
+        f"trim(CAST({_quote(name)} AS VARCHAR)) AS {_quote(low)}"
+        for name, low in zip(names, lowered, strict=True)
+    ]
+    columns += [
+        f"CAST(NULL AS VARCHAR) AS {_quote(name)}" for name in OPTIONAL_COLUMNS if name not in lowered
+    ]
+    view = f"prescriptions_{uuid.uuid4().hex[:12]}"
+    raw.execute(f"CREATE TEMP VIEW {view} AS SELECT {', '.join(columns)}, _file_row AS {ROW} FROM {scan}")
+    return con.table(view)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def read_prescriptions(path: Path, con: ibis.BaseBackend | None = None) -> ir.Table:
     """Canonical prescriptions from CSV or Parquet as an engine table of text columns plus ``_row``.
 
-    With `con`, the table is registered on that engine (needed for Spark); without, it is a memtable that
-    runs on the default DuckDB.
+    On DuckDB the file is streamed by the engine (a view over its reader); on Spark it is read into Arrow
+    and registered on the session; without `con`, it is a memtable on the default DuckDB.
     """
+    if con is not None and con.name == "duckdb":
+        return _read_with_duckdb(con, path)
     table = read_table_file(path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
     return ibis.memtable(table) if con is None else register_arrow(con, table, prefix="prescriptions")
 
