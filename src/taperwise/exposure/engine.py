@@ -25,6 +25,7 @@ from taperwise.errors import UnusableInputError
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
+DUCKDB_MEMORY_ENV = "TAPERWISE_DUCKDB_MEMORY"
 SPARK_MASTER_ENV = "TAPERWISE_SPARK_MASTER"  # e.g. spark://host:7077 or yarn; default local[*]
 
 
@@ -69,7 +70,10 @@ def connect(engine: str = "duckdb") -> Iterator[ibis.BaseBackend]:
         # The Spark session outlives the call: starting one costs seconds, and tests and the app reuse it.
         yield _spark_backend()
         return
-    con = ibis.duckdb.connect()
+    # DuckDB spills to disk beyond its memory limit; a deployment caps it with TAPERWISE_DUCKDB_MEMORY
+    # (e.g. "6GB") so that the registry of a large export fits beside everything else on the machine.
+    limit = os.environ.get(DUCKDB_MEMORY_ENV)
+    con = ibis.duckdb.connect(**({"memory_limit": limit} if limit else {}))
     try:
         yield con
     finally:
