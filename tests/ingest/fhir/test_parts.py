@@ -13,8 +13,8 @@ from taperwise.errors import UnusableInputError
 from taperwise.ingest.common import IngestSink
 from taperwise.ingest.fhir import read_fhir
 from taperwise.ingest.fhir.dosage import read_dosages
-from taperwise.ingest.fhir.events import harm_codes
 from taperwise.ingest.fhir.references import Resolver, Target
+from taperwise.knowledge.events import load_harm_codes
 from tests.ingest.fhir.conftest import Ingested
 
 TAB = {"value": 1, "unit": "TAB"}
@@ -134,7 +134,7 @@ def test_missing_source_is_unusable(tmp_path: Path) -> None:
 
 
 def test_harm_codes_match_with_or_without_dots_and_every_row_has_a_source() -> None:
-    codes = harm_codes()
+    codes = load_harm_codes()
     assert codes[("ICD10CM", "T402X1A")].kind == "opioid_overdose"
     assert codes[("ICD10", "T404")].kind == "opioid_overdose"
     assert codes[("ActCode", "EMER")].kind == "emergency_visit"

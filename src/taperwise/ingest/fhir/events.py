@@ -1,65 +1,32 @@
 """Patients, and the harm events watched after tapering (overdose, emergency visit, crisis, death).
 
 Which codes mean which event is data: ``knowledge/data/events/harm-codes.csv``, each row with its
-source. A code is matched on its code system and its code with dots removed and in upper case, so
-``T40.2X1A`` and ``T402X1A`` are the same code. Conditions and Observations that are
-``entered-in-error`` or ``refuted`` did not happen and make no event.
+source, loaded by `taperwise.knowledge.events` (the OMOP reader uses the same value set). A code is
+matched on its code system and its code with dots removed and in upper case, so ``T40.2X1A`` and
+``T402X1A`` are the same code. Conditions and Observations that are ``entered-in-error`` or ``refuted``
+did not happen and make no event. ``sex`` uses FHIR's own words (`taperwise.ingest.conventions`).
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from taperwise.errors import KnowledgeError
+from taperwise.ingest.conventions import sex_word
 from taperwise.ingest.fhir.context import IngestRun, Place
 from taperwise.ingest.fhir.dates import day_of, first_day, period_start
 from taperwise.ingest.fhir.references import Resource
+from taperwise.knowledge.events import ACTCODE, ICD10, ICD10CM, SNOMED, HarmCode, code_key, load_harm_codes
 
-# FHIR code system URIs → the short names used in the value set (the same as OMOP vocabulary ids).
+# FHIR code system URIs → the short names of the shared value set (the same as OMOP vocabulary ids).
 CODE_SYSTEMS = {
-    "http://hl7.org/fhir/sid/icd-10-cm": "ICD10CM",
-    "http://hl7.org/fhir/sid/icd-10": "ICD10",
-    "http://snomed.info/sct": "SNOMED",
-    "http://terminology.hl7.org/CodeSystem/v3-ActCode": "ActCode",
-    "http://hl7.org/fhir/v3/ActCode": "ActCode",
+    "http://hl7.org/fhir/sid/icd-10-cm": ICD10CM,
+    "http://hl7.org/fhir/sid/icd-10": ICD10,
+    "http://snomed.info/sct": SNOMED,
+    "http://terminology.hl7.org/CodeSystem/v3-ActCode": ACTCODE,
+    "http://hl7.org/fhir/v3/ActCode": ACTCODE,
 }
 NOT_HAPPENED = frozenset({"entered-in-error", "refuted", "cancelled"})
-
-
-@dataclass(frozen=True)
-class HarmCode:
-    kind: str
-    code_system: str
-    code: str
-    scope: str
-    source_id: str
-
-
-def _key(system: str, code: str) -> tuple[str, str]:
-    return system, code.replace(".", "").strip().upper()
-
-
-@cache
-def harm_codes() -> dict[tuple[str, str], HarmCode]:
-    """The harm-event value set, keyed by (code system, normalised code); every row needs a source."""
-    folder = resources.files("taperwise.knowledge").joinpath("data/events")
-    with folder.joinpath("sources.csv").open(encoding="utf-8") as handle:
-        sources = {row["source_id"] for row in csv.DictReader(handle)}
-    codes: dict[tuple[str, str], HarmCode] = {}
-    with folder.joinpath("harm-codes.csv").open(encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            if row["source_id"] not in sources:
-                raise KnowledgeError(
-                    f"harm-codes.csv line {line}: source {row['source_id']!r} is not in sources.csv"
-                )
-            code = HarmCode(row["kind"], row["code_system"], row["code"], row["scope"], row["source_id"])
-            codes[_key(code.code_system, code.code)] = code
-    return codes
 
 
 def _matches(concept: object) -> Iterator[HarmCode]:
@@ -71,7 +38,7 @@ def _matches(concept: object) -> Iterator[HarmCode]:
         system = CODE_SYSTEMS.get(str(coding.get("system")))
         code = coding.get("code")
         if system and isinstance(code, str):
-            found = harm_codes().get(_key(system, code))
+            found = load_harm_codes().get(code_key(system, code))
             if found is not None:
                 yield found
 
@@ -154,8 +121,8 @@ def read_encounter(run: IngestRun, place: Place, resource: Resource) -> None:
     found: list[HarmCode] = []
     for coding in classes:
         if isinstance(coding, Mapping) and isinstance(coding.get("code"), str):
-            system = CODE_SYSTEMS.get(str(coding.get("system")), "ActCode")
-            match = harm_codes().get(_key(system, coding["code"]))
+            system = CODE_SYSTEMS.get(str(coding.get("system")), ACTCODE)
+            match = load_harm_codes().get(code_key(system, coding["code"]))
             if match is not None and match not in found:
                 found.append(match)
     for reason in resource.get("reasonCode") or []:
@@ -175,10 +142,16 @@ def read_patient(run: IngestRun, place: Place, resource: Resource) -> None:
             place, patient, "partial_date",
             f"birthDate {resource.get('birthDate')!r} is not a full date; birth_date left empty",
         )  # fmt: skip
+    gender = resource.get("gender")
+    if gender is not None and sex_word(gender) is None:
+        run.report(
+            place, patient, "bad_value",
+            f"gender {str(gender)[:40]!r} is not female, male, other or unknown; sex left empty",
+        )  # fmt: skip
     run.sink.patient(
         {
             "patient_id": patient,
-            "sex": resource.get("gender") if isinstance(resource.get("gender"), str) else None,
+            "sex": sex_word(gender),
             "birth_date": day_of(resource.get("birthDate")),
             "death_date": death,
             "organisation_id": place.resolver.id_of(resource.get("managingOrganization")),

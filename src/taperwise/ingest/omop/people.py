@@ -1,11 +1,12 @@
 """OMOP ``person`` and ``death`` → canonical patients; ``death``, ``visit_occurrence`` and
 ``condition_occurrence`` → harm events watched after tapering (death, emergency visit, opioid overdose).
 
-Which visit concepts are emergencies and which condition codes are opioid overdoses is data
-(``knowledge/data/events/omop-*.csv``, each row with its reference). Overdoses are matched on the
-condition's *source* code (ICD-10-CM / ICD-10, as recorded) and, failing that, on its standard concept's
-code in the same vocabularies; a site whose conditions carry only SNOMED standard concepts needs a
-SNOMED row added to that file.
+Which visit concepts are emergencies is data (``knowledge/data/events/omop-visit-kinds.csv``); which
+condition codes are harm events is the value set shared with the FHIR reader
+(``knowledge/data/events/harm-codes.csv``, `taperwise.knowledge.events`). A condition is matched on its
+*source* concept's code (ICD-10-CM / ICD-10 as recorded), else, when it has no source concept, on its
+source value, else on its standard concept's code (SNOMED); the event carries the value set's code and
+code system, as the FHIR reader writes them. ``sex`` uses FHIR's words (`taperwise.ingest.conventions`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,18 @@ from datetime import date
 from taperwise.ingest.common import IngestSink
 from taperwise.ingest.omop.concepts import OmopConcepts
 from taperwise.ingest.omop.source import OmopSource, literal, real_id
+from taperwise.knowledge.events import OMOP, HarmCode, load_harm_codes
 
-# OMOP Gender vocabulary (person.gender_concept_id, CDM 5.3/5.4): 8507 MALE, 8532 FEMALE.
-SEX_BY_GENDER_CONCEPT = {"8507": "male", "8532": "female"}
-CONCEPT_SYSTEM = "OMOP"
+# OMOP Gender vocabulary (person.gender_concept_id) → FHIR's words: 8507 MALE, 8532 FEMALE, 8521 OTHER,
+# 8570 AMBIGUOUS, 8551 UNKNOWN. 0 ("no matching concept") means nothing usable was recorded: left empty.
+SEX_BY_GENDER_CONCEPT = {
+    "8507": "male",
+    "8532": "female",
+    "8521": "other",
+    "8570": "other",
+    "8551": "unknown",
+}
+CONCEPT_SYSTEM = OMOP
 BATCH = 10_000
 Progress = Callable[[int], None] | None
 
@@ -78,6 +87,11 @@ def read_patients(source: OmopSource, sink: IngestSink, on_progress: Progress) -
                 "partial_birth_date",
                 f"birth date not complete (year {year}, month {month}, day {day}); left empty",
             )
+        if gender not in (None, "", "0") and gender not in SEX_BY_GENDER_CONCEPT:
+            sink.report(
+                "person", record, "unknown_concept",
+                f"gender_concept_id {gender} is not a Gender concept taperwise knows; sex left empty",
+            )  # fmt: skip
         sink.patient(
             {
                 "patient_id": person,
@@ -141,7 +155,7 @@ def read_events(source: OmopSource, sink: IngestSink, concepts: OmopConcepts, on
         sink.read("visit_occurrence", int(count[0]) if count else 0)
     if source.has("condition_occurrence"):
         for occurrence, person, start, kind, code, system in _stream(
-            source, _overdose_sql(concepts), on_progress
+            source, _harm_event_sql(load_harm_codes()), on_progress
         ):
             _event(
                 sink,
@@ -153,28 +167,36 @@ def read_events(source: OmopSource, sink: IngestSink, concepts: OmopConcepts, on
         sink.read("condition_occurrence", int(count[0]) if count else 0)
 
 
-def _overdose_sql(concepts: OmopConcepts) -> str:
-    """Conditions whose source code (or standard code) matches an event-code row, one row per kind."""
-    parts = []
-    for item in concepts.event_codes:
-        vocabulary, pattern = literal(item.vocabulary_id), literal(item.pattern.pattern)
-        parts.append(f"""
-SELECT co.condition_occurrence_id, co.person_id, co.condition_start_date, {literal(item.kind)} AS kind,
-  CASE WHEN sc.vocabulary_id = {vocabulary} AND regexp_matches(sc.concept_code, {pattern}, 'i')
-            THEN sc.concept_code
-       WHEN sc.concept_id IS NULL AND regexp_matches(coalesce(co.condition_source_value, ''), {pattern}, 'i')
-            THEN trim(co.condition_source_value)
-       WHEN c.vocabulary_id = {vocabulary} AND regexp_matches(c.concept_code, {pattern}, 'i')
-            THEN c.concept_code
-  END AS code, {vocabulary} AS code_system
-FROM condition_occurrence co
-LEFT JOIN concept sc ON sc.concept_id = co.condition_source_concept_id
-LEFT JOIN concept c ON c.concept_id = co.condition_concept_id""")
-    if not parts:
+def _harm_event_sql(codes: dict[tuple[str, str], HarmCode]) -> str:
+    """Conditions whose code is in the harm-event value set, one row per (condition, kind).
+
+    Candidates in order of preference: the source concept's code, the source value (only when there is
+    no source concept; any vocabulary), the standard concept's code. Codes are compared as
+    `taperwise.knowledge.events.code_key` does: without dots, trimmed, in upper case.
+    """
+    if not codes:
         return "SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE false"
-    matched = " UNION ALL ".join(parts)
-    return (
-        f"SELECT * FROM ({matched}) WHERE code IS NOT NULL "
-        "QUALIFY row_number() OVER (PARTITION BY condition_occurrence_id, kind ORDER BY code_system) = 1 "
-        "ORDER BY condition_occurrence_id"
+    values = ", ".join(
+        f"({literal(system)}, {literal(key)}, {literal(code.kind)}, {literal(code.code)})"
+        for (system, key), code in sorted(codes.items())
     )
+    columns = "co.condition_occurrence_id AS id, co.person_id, co.condition_start_date AS day"
+    return f"""
+WITH harm(code_system, code_key, kind, code) AS (VALUES {values}),
+found AS (
+  SELECT {columns}, sc.vocabulary_id AS vocabulary, sc.concept_code AS raw, 1 AS preference
+  FROM condition_occurrence co JOIN concept sc ON sc.concept_id = co.condition_source_concept_id
+  UNION ALL
+  SELECT {columns}, NULL AS vocabulary, co.condition_source_value AS raw, 2 AS preference
+  FROM condition_occurrence co LEFT JOIN concept sc ON sc.concept_id = co.condition_source_concept_id
+  WHERE sc.concept_id IS NULL
+  UNION ALL
+  SELECT {columns}, c.vocabulary_id AS vocabulary, c.concept_code AS raw, 3 AS preference
+  FROM condition_occurrence co JOIN concept c ON c.concept_id = co.condition_concept_id
+)
+SELECT f.id, f.person_id, f.day, h.kind, h.code, h.code_system
+FROM found f JOIN harm h
+  ON h.code_key = upper(trim(replace(coalesce(f.raw, ''), '.', '')))
+ AND (f.vocabulary IS NULL OR h.code_system = f.vocabulary)
+QUALIFY row_number() OVER (PARTITION BY f.id, h.kind ORDER BY f.preference, h.code_system) = 1
+ORDER BY f.id"""
