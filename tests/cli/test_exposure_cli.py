@@ -117,3 +117,14 @@ def test_every_command_has_help_with_an_example(command: str):
     result = runner.invoke(app, [*command.split(), "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output or "example" in result.output
+
+
+@pytest.mark.parametrize("command", ["segments", "window"])
+def test_segments_and_window_say_how_many_rows_were_not_counted(tmp_path: Path, command: str):
+    args = [command, str(SAMPLE), "-o", str(tmp_path / "out.csv")]
+    if command == "window":
+        args += ["--start", "2025-01-01", "--end", "2025-03-31"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "not counted: 5 excluded, 3 insufficient_data, 3 not_opioid, 1 unrecognized" in said

@@ -86,3 +86,27 @@ def test_registry_refuses_an_unknown_ltot_definition(tmp_path: Path):
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "unknown LTOT definition" in result.output
+
+
+def test_event_rows_the_registry_cannot_place_are_counted_not_dropped_silently(tmp_path: Path):
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "patient_id,date,kind,code,code_system\n"
+        "S002,2025-03-01,emergency_visit,EMER,ActCode\n"
+        "S002,03/02/2025,opioid_overdose,T40.2X1A,ICD10CM\n"
+        ",2025-03-03,emergency_visit,EMER,ActCode\n"
+        "S003,2025-03-04,fall,W19,ICD10CM\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "registry.csv"
+    args = ["registry", str(SAMPLE), "--as-of", "2025-03-31", "-o", str(out), "--events", str(events)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # Rich wraps long lines
+    assert "1 event row(s) not used: date not YYYY-MM-DD" in said
+    assert "1 event row(s) not used: no patient_id" in said
+    metadata = json.loads((tmp_path / "registry.metadata.json").read_text(encoding="utf-8"))
+    not_used = metadata["events"]["rows_not_used"]
+    assert not_used["date not YYYY-MM-DD"] == 1
+    assert not_used["no patient_id"] == 1
+    assert sum(not_used.values()) == 3  # the unknown kind 'fall' too

@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
+import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 import typer
 
@@ -60,6 +62,22 @@ def load_codes(path: Path | None) -> CodeTable | None:
     if len(table.issues) > 20:
         err_console.print(f"codes: … and {len(table.issues) - 20} more rows not read", highlight=False)
     return table
+
+
+def uncounted_rows(con: ibis.BaseBackend, rows: ir.Table) -> Counter[str]:
+    """Rows that did not count towards MME, by status: said aloud, so none is left out unnoticed."""
+    not_ok = rows.filter(rows.status != "ok")
+    table = con.to_pyarrow(not_ok.group_by("status").aggregate(n=not_ok.count()))
+    return Counter({row["status"]: int(row["n"]) for row in table.to_pylist()})
+
+
+def _say_uncounted(uncounted: Counter[str]) -> None:
+    if uncounted:
+        parts = ", ".join(f"{count:,} {status}" for status, count in sorted(uncounted.items()))
+        err_console.print(
+            f"not counted: {parts} (run taperwise mme on the same file for each row's reason)",
+            highlight=False,
+        )
 
 
 def _summary(path: Path, statuses: Counter[str]) -> None:
@@ -125,10 +143,12 @@ def segments(
                 output,
                 lambda b: progress.advance(b.num_rows),
             )
+            uncounted = uncounted_rows(con, rows)
     except TaperwiseError as exc:
         fail(str(exc))
         raise typer.Exit(2) from exc
     err_console.print(f"wrote {output} ({count:,} segments)", highlight=False)
+    _say_uncounted(uncounted)
 
 
 def window(
@@ -162,7 +182,9 @@ def window(
             count = write_result(
                 con, metrics.select(*WINDOW_COLUMNS), output, lambda b: progress.advance(b.num_rows)
             )
+            uncounted = uncounted_rows(con, rows)
     except TaperwiseError as exc:
         fail(str(exc))
         raise typer.Exit(2) from exc
     err_console.print(f"wrote {output} ({count:,} patients)", highlight=False)
+    _say_uncounted(uncounted)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import typer
 
 from taperwise import __version__
-from taperwise.canonical import EVENT_COLUMNS
+from taperwise.canonical import EVENT_COLUMNS, EVENT_KINDS
 from taperwise.commands.exposure import CodesOpt, EngineOpt, FactorsOpt, InputArg, OutputOpt, load_codes
 from taperwise.commands.store import publish as publish_snapshot
 from taperwise.console import err_console, fail, stages
@@ -32,6 +35,23 @@ from taperwise.knowledge.registry import (
 )
 
 
+def unusable_events(events: pa.Table) -> Counter[str]:
+    """Event rows the registry cannot place (no patient, a date that is not YYYY-MM-DD, an unknown kind).
+
+    They are counted, printed and named in the metadata instead of quietly falling out of the window.
+    """
+    patient = pc.equal(pc.fill_null(pc.utf8_length(events.column("patient_id")), 0), 0)
+    dated = pc.strptime(events.column("date"), format="%Y-%m-%d", unit="s", error_is_null=True)
+    problems: Counter[str] = Counter()
+    problems["no patient_id"] = pc.sum(patient).as_py() or 0
+    problems["date not YYYY-MM-DD"] = dated.null_count
+    kinds = pc.is_in(events.column("kind"), value_set=pa.array(EVENT_KINDS))
+    problems["kind not one of " + ", ".join(EVENT_KINDS)] = (
+        pc.sum(pc.invert(pc.fill_null(kinds, False))).as_py() or 0
+    )
+    return +problems
+
+
 def registry_metadata(
     *,
     source: Path,
@@ -42,6 +62,7 @@ def registry_metadata(
     engine: str,
     patients: int,
     events: Path | None,
+    events_not_used: Counter[str] | None = None,
 ) -> dict[str, Any]:
     """Everything a reader needs to interpret the registry: definitions, thresholds, versions, inputs."""
     fs = load_factor_set(factors)
@@ -51,7 +72,13 @@ def registry_metadata(
         "taperwise_version": __version__,
         "engine": engine,
         "input": {"path": str(source), "sha256": file_sha256(source)},
-        "events": None if events is None else {"path": str(events), "sha256": file_sha256(events)},
+        "events": None
+        if events is None
+        else {
+            "path": str(events),
+            "sha256": file_sha256(events),
+            "rows_not_used": dict(events_not_used or {}),
+        },
         "as_of": as_of.isoformat(),
         "windows": {
             name: [str(day) for day in span] for name, span in asdict(windows).items() if name != "as_of"
@@ -141,8 +168,10 @@ def registry_command(
             progress.start("reading prescriptions")
             rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
             event_table = None
+            events_not_used: Counter[str] = Counter()
             if events is not None:
                 event_rows = read_table_file(events, EVENT_COLUMNS[:3], EVENT_COLUMNS[3:])
+                events_not_used = unusable_events(event_rows)
                 event_table = register_arrow(con, event_rows, prefix="events")
             progress.start("computing the registry")
             table = registry(rows, as_of.date(), settings, rules, event_table)
@@ -153,7 +182,7 @@ def registry_command(
             write_result(con, constant_segments(rows).select(*SEGMENT_COLUMNS), segments_path)
         metadata = registry_metadata(
             source=input, as_of=as_of.date(), settings=settings, rules=rules, factors=factors,
-            engine=engine, patients=count, events=events,
+            engine=engine, patients=count, events=events, events_not_used=events_not_used,
         )  # fmt: skip
         metadata_path = sibling(output, "metadata", ".json")
         metadata_path.write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -166,6 +195,8 @@ def registry_command(
     err_console.print(
         f"wrote {output} ({count:,} patients), {metadata_path.name}, {segments_path.name}", highlight=False
     )
+    for problem, n in sorted(events_not_used.items()):
+        err_console.print(f"{events}: {n:,} event row(s) not used: {problem}", highlight=False)
     if publish and db is not None and org is not None:
         try:
             publish_snapshot(output, db, org, prescriptions=input, events=events)

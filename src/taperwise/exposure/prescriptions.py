@@ -28,6 +28,21 @@ OPTIONAL_COLUMNS = PRESCRIPTION_OPTIONAL
 ROW = "_row"
 
 
+def checked_column_names(path: Path, names: Sequence[str], required: Sequence[str]) -> list[str]:
+    """Column names in lower case; refuses the file when a name repeats or a required one is missing."""
+    lowered = [name.strip().lower() for name in names]
+    duplicated = sorted({name for name in lowered if lowered.count(name) > 1})
+    if duplicated:
+        raise UnusableInputError(f"{path}: column(s) {', '.join(duplicated)} appear more than once")
+    missing = [name for name in required if name not in lowered]
+    if missing:
+        raise UnusableInputError(
+            f"{path}: required column(s) missing: {', '.join(missing)} "
+            f"(found: {', '.join(lowered) or 'none'})"
+        )
+    return lowered
+
+
 def read_table_file(path: Path, required: Sequence[str], optional: Sequence[str]) -> pa.Table:
     """Read a CSV or Parquet file as all-text columns named in lower case, with ``_row`` (0-based).
 
@@ -45,16 +60,7 @@ def read_table_file(path: Path, required: Sequence[str], optional: Sequence[str]
             raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
     except (pa.ArrowInvalid, OSError) as exc:
         raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
-    table = table.rename_columns([name.strip().lower() for name in table.column_names])
-    duplicated = sorted({name for name in table.column_names if table.column_names.count(name) > 1})
-    if duplicated:
-        raise UnusableInputError(f"{path}: column(s) {', '.join(duplicated)} appear more than once")
-    missing = [name for name in required if name not in table.column_names]
-    if missing:
-        raise UnusableInputError(
-            f"{path}: required column(s) missing: {', '.join(missing)} "
-            f"(found: {', '.join(table.column_names) or 'none'})"
-        )
+    table = table.rename_columns(checked_column_names(path, table.column_names, required))
     columns = {name: _as_text(table.column(name)) for name in table.column_names}
     for name in optional:
         columns.setdefault(name, pa.nulls(table.num_rows, pa.string()))
@@ -120,16 +126,7 @@ def _read_with_duckdb(con: ibis.BaseBackend, path: Path) -> ir.Table:
     except Exception as exc:  # DuckDB raises its own error types for unreadable files
         raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
     names = [name for name in names if name not in ("file_row_number", "_file_row")]
-    lowered = [name.strip().lower() for name in names]
-    duplicated = sorted({name for name in lowered if lowered.count(name) > 1})
-    if duplicated:
-        raise UnusableInputError(f"{path}: column(s) {', '.join(duplicated)} appear more than once")
-    missing = [name for name in REQUIRED_COLUMNS if name not in lowered]
-    if missing:
-        raise UnusableInputError(
-            f"{path}: required column(s) missing: {', '.join(missing)} "
-            f"(found: {', '.join(lowered) or 'none'})"
-        )
+    lowered = checked_column_names(path, names, REQUIRED_COLUMNS)
     columns = [
         f"trim(CAST({_quote(name)} AS VARCHAR)) AS {_quote(low)}"
         for name, low in zip(names, lowered, strict=True)

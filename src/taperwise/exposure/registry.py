@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.types as ir
 
 from taperwise.exposure.segments import constant_segments, coverage_intervals
-from taperwise.exposure.windows import window_metrics
+from taperwise.exposure.windows import clipped_days, window_metrics
 from taperwise.knowledge.registry import PriorityRule, RegistrySettings
 
 REGISTRY_COLUMNS = (
@@ -72,14 +72,8 @@ class Windows:
         )
 
 
-def _overlap_days(start: ir.DateValue, end: ir.DateValue, first: dt.date, last: dt.date) -> ir.IntegerValue:
-    lo = ibis.greatest(start, ibis.literal(first))
-    hi = ibis.least(end, ibis.literal(last))
-    return ibis.greatest(hi.delta(lo, unit="day") + 1, 0)
-
-
 def _days_in(intervals: ir.Table, window: tuple[dt.date, dt.date], name: str) -> ir.Table:
-    days = _overlap_days(intervals.start_date, intervals.end_date, *window)
+    days = clipped_days(intervals.start_date, intervals.end_date, *window)
     return intervals.group_by("patient_id").aggregate(**{name: days.sum().cast("int64")})
 
 
@@ -96,7 +90,7 @@ def _benzo_overlap(opioid: ir.Table, benzo: ir.Table, window: tuple[dt.date, dt.
     )
     lo = ibis.greatest(pairs.start_date, pairs.b_start)
     hi = ibis.least(pairs.end_date, pairs.b_end)
-    days = _overlap_days(lo, hi, *window)
+    days = clipped_days(lo, hi, *window)
     return pairs.group_by("patient_id").aggregate(benzo_overlap_days_90d=days.sum().cast("int64"))
 
 

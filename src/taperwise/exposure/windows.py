@@ -30,7 +30,8 @@ WINDOW_COLUMNS = (
 RATIO_TYPE = MME_TYPE
 
 
-def _clipped_days(start: ir.DateValue, end: ir.DateValue, first: dt.date, last: dt.date) -> ir.IntegerValue:
+def clipped_days(start: ir.DateValue, end: ir.DateValue, first: dt.date, last: dt.date) -> ir.IntegerValue:
+    """Days of ``start … end`` that fall inside ``first … last`` (inclusive), zero when apart."""
     lo = ibis.greatest(start, ibis.literal(first))
     hi = ibis.least(end, ibis.literal(last))
     return ibis.greatest(hi.delta(lo, unit="day") + 1, 0)
@@ -50,12 +51,12 @@ def window_metrics(mme_rows: ir.Table, segments: ir.Table, first: dt.date, last:
         raise ValueError(f"window end {last} is before its start {first}")
     window_days = (last - first).days + 1
     rows = counted(mme_rows)
-    rows = rows.mutate(days_in=_clipped_days(rows.start_date, rows.end_date, first, last))
+    rows = rows.mutate(days_in=clipped_days(rows.start_date, rows.end_date, first, last))
     by_rx = rows.group_by("patient_id").aggregate(
         total_mme=(rows.daily_mme * rows.days_in).sum().cast(MME_TYPE),
         days_supply_sum=rows.days_in.sum(),
     )
-    segs = segments.mutate(days_in=_clipped_days(segments.start_date, segments.end_date, first, last))
+    segs = segments.mutate(days_in=clipped_days(segments.start_date, segments.end_date, first, last))
     segs = segs.filter(segs.days_in > 0)
     by_segment = segs.group_by("patient_id").aggregate(
         days_covered=segs.days_in.sum(), mme4=segs.daily_mme.max().cast(MME_TYPE)
