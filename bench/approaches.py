@@ -7,7 +7,8 @@ Segments:
 - ``pandas_segments``: the naive approach — one row per prescription per day, summed per patient and day.
 
 Registry (the 90-day dose measures every registry needs: mme3, mme4, days covered):
-- ``taperwise_registry``: the full product registry (all flags, priority) from the raw file.
+- ``taperwise_registry``: what ``taperwise registry`` does from the raw file: the full registry (all flags,
+  priority) and its patients' segments, both written to Parquet.
 - ``sql_registry``: hand-written DuckDB SQL for the three measures over the per-row MME.
 - ``pandas_registry``: the same three measures from one row per prescription per day.
 """
@@ -17,17 +18,20 @@ from __future__ import annotations
 import datetime as dt
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 import ibis
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from taperwise.exposure.engine import connect
+from taperwise.exposure.engine import connect, write_result
 from taperwise.exposure.mme import prescription_mme
 from taperwise.exposure.prescriptions import read_prescriptions
-from taperwise.exposure.registry import registry
+from taperwise.exposure.registry import run_registry
 from taperwise.exposure.segments import constant_segments
 from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
 
@@ -81,11 +85,22 @@ def taperwise_segments(source: Path, counted: Path) -> int:
         return int(con.execute(constant_segments(rows).count()))
 
 
-def taperwise_registry(source: Path, counted: Path) -> int:
-    with connect() as con:
+def registry_command_work(engine: str, source: Path) -> int:
+    """What `taperwise registry` does: read, per-row MME, registry and segments, both written to files.
+
+    Returns the number of patients with MME in the 90-day window, read back from the written registry.
+    """
+    with tempfile.TemporaryDirectory() as out, connect(engine) as con:
         rows = prescription_mme(read_prescriptions(source, con))
-        table = registry(rows, AS_OF, load_registry_settings(), load_priority_rules())
-        return int(con.execute(table.filter(table.avg_daily_mme_90d > 0).count()))
+        with run_registry(rows, AS_OF, load_registry_settings(), load_priority_rules()) as run:
+            write_result(con, run.table, Path(out) / "registry.parquet")
+            write_result(con, run.segments, Path(out) / "registry.segments.parquet")
+        written = pq.read_table(Path(out) / "registry.parquet", columns=["avg_daily_mme_90d"])
+        return int(pc.sum(pc.greater(written["avg_daily_mme_90d"], 0)).as_py())
+
+
+def taperwise_registry(source: Path, counted: Path) -> int:
+    return registry_command_work("duckdb", source)
 
 
 def taperwise_sweep(source: Path, counted: Path) -> int:

@@ -2,9 +2,11 @@
 
 Sizes (prescriptions, approximately: the generator makes whole patients) come from BENCH_SIZES (default
 "1000000,5000000"); the pandas day-per-row baselines are skipped above BENCH_PANDAS_MAX (default 5,000,000)
-because they need memory in proportion to days covered; BENCH_SPARK_MAX (default 1,000,000) bounds the
-Spark run. Each approach runs in its own process so that peak memory (max RSS) is its own. Results are
-printed as Markdown and written to bench/results/ for docs/benchmarks.md.
+because they need memory in proportion to days covered, and run under a memory cap of
+BENCH_PANDAS_MEMORY_GB (default 18): past it they are reported as out of memory. BENCH_SPARK_MAX
+(default 1,000,000) bounds the Spark run. Each approach runs in its own process so that peak memory
+(max RSS) is its own. Results are printed as Markdown and written to bench/results/ for
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -31,16 +36,34 @@ PAIRS = (
 )
 
 
-def _run(
-    approach: str, source: Path, counted: Path, env: dict[str, str] | None = None
-) -> tuple[float, float, int]:
+class OutOfMemory(Exception):
+    """A baseline that needs more memory than the cap it was run under."""
+
+    def __init__(self, seconds: float, cap_gb: float) -> None:
+        super().__init__(f"out of memory under a {cap_gb:g} GB cap after {seconds:.0f} s")
+        self.seconds = seconds
+        self.cap_gb = cap_gb
+
+
+def _memory_cap(gigabytes: float) -> Callable[[], None]:
+    def apply() -> None:
+        limit = int(gigabytes * 1024**3)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def _run(approach: str, source: Path, counted: Path, cap_gb: float | None = None) -> tuple[float, float, int]:
+    began = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "bench.approaches", approach, str(source), str(counted)],
         capture_output=True,
         text=True,
-        env=env,
+        preexec_fn=None if cap_gb is None else _memory_cap(cap_gb),
     )
     if completed.returncode != 0:
+        if cap_gb is not None and "MemoryError" in completed.stderr:
+            raise OutOfMemory(time.perf_counter() - began, cap_gb)
         console.print(completed.stderr[-3000:])
         raise SystemExit(f"benchmark {approach} failed on {source.name}")
     _, seconds, peak, result = completed.stdout.strip().splitlines()[-1].split("\t")
@@ -62,6 +85,10 @@ def main() -> None:
     sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "1000000,5000000").split(",")]
     pandas_max = int(os.environ.get("BENCH_PANDAS_MAX", "5000000"))
     spark_max = int(os.environ.get("BENCH_SPARK_MAX", "1000000"))
+    # The day-per-row baselines run under a memory cap, so that one too big for the machine fails
+    # with a MemoryError (reported) instead of pushing everything else into swap.
+    pandas_cap = float(os.environ.get("BENCH_PANDAS_MEMORY_GB", "18"))
+    failed: dict[tuple[str, str], OutOfMemory] = {}
     lines = [
         f"Machine: {platform.node()} — {os.cpu_count()} cores, {platform.machine()}, Python "
         f"{platform.python_version()}; run {dt.datetime.now():%Y-%m-%d %H:%M}",
@@ -88,7 +115,11 @@ def main() -> None:
                     if approach.startswith("pandas") and n > pandas_max:
                         progress.advance(task)
                         continue
-                    results[approach] = _run(approach, source, counted)
+                    cap = pandas_cap if approach.startswith("pandas") else None
+                    try:
+                        results[approach] = _run(approach, source, counted, cap)
+                    except OutOfMemory as exc:
+                        failed[(label, approach)] = exc
                     progress.advance(task)
                 if label == "registry" and n <= spark_max:
                     results["taperwise_registry_spark"] = _spark_run(source)
@@ -98,6 +129,18 @@ def main() -> None:
                     cells = [f"{rows:,}", label, approach, f"{seconds:.2f}", f"{peak:.0f}", f"{result:,}"]
                     cells.append(f"{seconds / baseline:.2f}×")
                     lines.append("| " + " | ".join(cells) + " |")
+                for (task_label, approach), exc in failed.items():
+                    if task_label == label:
+                        cells = [
+                            f"{rows:,}",
+                            label,
+                            approach,
+                            f"> {exc.seconds:.0f}",
+                            f"> {exc.cap_gb * 1024:.0f}",
+                        ]
+                        cells += [str(exc), "—"]
+                        lines.append("| " + " | ".join(cells) + " |")
+                failed.clear()
     report = "\n".join(lines)
     console.print(report)
     out = Path("bench/results")

@@ -7,21 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from bench.approaches import AS_OF
-from taperwise.exposure.engine import connect
-from taperwise.exposure.mme import prescription_mme
-from taperwise.exposure.prescriptions import read_prescriptions
-from taperwise.exposure.registry import registry
-from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
+from bench.approaches import registry_command_work
 
 
 def main() -> None:
     source = Path(sys.argv[1])
     began = time.perf_counter()
-    with connect("spark") as con:
-        rows = prescription_mme(read_prescriptions(source, con))
-        table = registry(rows, AS_OF, load_registry_settings(), load_priority_rules())
-        result = int(con.execute(table.filter(table.avg_daily_mme_90d > 0).count()))
+    result = registry_command_work("spark", source)
     seconds = time.perf_counter() - began
     # ru_maxrss of this process only: the Spark JVM is a child; RUSAGE_CHILDREN adds it.
     peak_mb = (

@@ -8,8 +8,10 @@ from typing import Any
 
 from taperwise.exposure.mme import prescription_mme
 from taperwise.exposure.prescriptions import ROW, prescriptions_from_records
+from taperwise.exposure.registry import registry
 from taperwise.exposure.segments import constant_segments
 from taperwise.exposure.windows import window_metrics
+from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
 
 OXY_ER_30 = "12 HR Oxycodone Hydrochloride 30 MG Extended Release Oral Tablet"
 OXY_IR_5 = "Oxycodone Hydrochloride 5 MG Oral Tablet"
@@ -53,6 +55,12 @@ def window_of(records: list[dict[str, Any]], first: dt.date, last: dt.date) -> d
     rows = prescription_mme(prescriptions_from_records(records))
     result = window_metrics(rows, constant_segments(rows), first, last).to_pyarrow().to_pylist()
     return {r["patient_id"]: r for r in result}
+
+
+def registry_of(records: list[dict[str, Any]], as_of: dt.date) -> dict[str, dict[str, Any]]:
+    rows = prescription_mme(prescriptions_from_records(records))
+    table = registry(rows, as_of, load_registry_settings(), load_priority_rules())
+    return {r["patient_id"]: r for r in table.to_pyarrow().to_pylist()}
 
 
 def d(value: str) -> Decimal:

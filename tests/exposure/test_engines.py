@@ -16,7 +16,7 @@ import pytest
 from taperwise.exposure.engine import connect
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
 from taperwise.exposure.prescriptions import ROW, read_prescriptions
-from taperwise.exposure.registry import registry
+from taperwise.exposure.registry import registry, run_registry
 from taperwise.exposure.segments import constant_segments
 from taperwise.exposure.windows import window_metrics
 from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
@@ -47,7 +47,12 @@ def outputs(engine: str, source: Path, as_of: dt.date) -> dict[str, list[dict[st
                 "patient_id"
             ),
         }
-        return {name: con.to_pyarrow(expr).to_pylist() for name, expr in expressions.items()}
+        results = {name: con.to_pyarrow(expr).to_pylist() for name, expr in expressions.items()}
+        settings, rules = load_registry_settings(), load_priority_rules()
+        with run_registry(rows, as_of, settings, rules) as run:  # what `taperwise registry` runs
+            results["command registry"] = con.to_pyarrow(run.table.order_by("patient_id")).to_pylist()
+            results["command segments"] = con.to_pyarrow(run.segments).to_pylist()
+        return results
 
 
 @pytest.mark.parametrize(
@@ -62,5 +67,8 @@ def test_duckdb_and_spark_agree_exactly(synthetic: Path, source: str, as_of: dt.
     for name in on_duckdb:
         assert len(on_spark[name]) == len(on_duckdb[name]), name
         assert on_spark[name] == on_duckdb[name], name
+    assert on_duckdb["command registry"] == on_duckdb["registry"]
+    listed = {row["patient_id"] for row in on_duckdb["registry"]}
+    assert on_duckdb["command segments"] == [s for s in on_duckdb["segments"] if s["patient_id"] in listed]
     assert any(row["status"] == "ok" for row in on_duckdb["mme"])
     assert on_duckdb["registry"], "the comparison must cover a non-empty registry"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taperwise.exposure.dose import daily_mme
-from tests.exposure.helpers import mme_rows, segments_of, window_of
+from taperwise.exposure.mme import prescription_mme
+from taperwise.exposure.prescriptions import prescriptions_from_records
+from taperwise.exposure.segments import coverage_intervals
+from tests.exposure.helpers import mme_rows, registry_of, segments_of, window_of
 
 PRODUCTS = [
     "Oxycodone Hydrochloride 5 MG Oral Tablet",
@@ -103,3 +108,71 @@ def test_engine_and_scalar_mme_agree_row_by_row(records):
         scalar = daily_mme(row["ingredient"], row["route"], amount, unit)
         assert abs(scalar.daily_mme - row["daily_mme"]) <= Decimal("0.0001")
         assert float(scalar.factor.factor) == row["mme_factor"]
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _daily_totals(rows: list[dict[str, Any]]) -> dict[tuple[str, dt.date], Decimal]:
+    """The naive answer: one entry per patient and day, summed over the prescriptions covering it."""
+    totals: dict[tuple[str, dt.date], Decimal] = {}
+    for r in rows:
+        for day in _days(r["start_date"], r["end_date"]):
+            key = (r["patient_id"], day)
+            totals[key] = totals.get(key, Decimal(0)) + r["daily_mme"]
+    return totals
+
+
+@FAST
+@given(prescriptions)
+def test_segments_give_every_counted_day_its_total_once_and_are_maximal(records):
+    expected = _daily_totals([r for r in mme_rows(records) if r["status"] == "ok"])
+    segments = segments_of(records)
+    seen: dict[tuple[str, dt.date], Decimal] = {}
+    for patient, first, last, level, _ in segments:
+        for day in _days(first, last):
+            assert (patient, day) not in seen, "segments overlap"
+            seen[(patient, day)] = level
+    assert seen == {key: total for key, total in expected.items() if total > 0}
+    for before, after in itertools.pairwise(segments):
+        if before[0] == after[0] and before[2] + dt.timedelta(days=1) == after[1]:
+            assert before[3] != after[3], "touching segments at the same level must be one"
+
+
+@FAST
+@given(prescriptions)
+def test_coverage_intervals_are_the_covered_days_merged(records):
+    rows = prescription_mme(prescriptions_from_records(records))
+    supply = [r for r in mme_rows(records) if r["supply"]]
+    expected = {(r["patient_id"], day) for r in supply for day in _days(r["start_date"], r["end_date"])}
+    intervals = sorted(
+        (r["patient_id"], r["start_date"], r["end_date"])
+        for r in coverage_intervals(rows.filter(rows.supply)).to_pyarrow().to_pylist()
+    )
+    covered = [(p, day) for p, first, last in intervals for day in _days(first, last)]
+    assert len(covered) == len(set(covered)), "ranges overlap"
+    assert set(covered) == expected
+    for before, after in itertools.pairwise(intervals):
+        if before[0] == after[0]:
+            assert after[1] > before[2] + dt.timedelta(days=1), "touching ranges must be merged"
+
+
+@SLOW
+@given(prescriptions, st.integers(0, 200))
+def test_registry_dose_and_coverage_match_a_day_by_day_count(records, offset):
+    as_of = START + dt.timedelta(days=offset)
+    window = _days(as_of - dt.timedelta(days=89), as_of)
+    rows = mme_rows(records)
+    totals = _daily_totals([r for r in rows if r["status"] == "ok"])
+    covered = {
+        (r["patient_id"], day)
+        for r in rows
+        if r["supply"] and r["status"] != "excluded"
+        for day in _days(r["start_date"], r["end_date"])
+    }
+    for patient, row in registry_of(records, as_of).items():
+        in_window = [totals.get((patient, day), Decimal(0)) for day in window]
+        assert abs(row["avg_daily_mme_90d"] - sum(in_window) / 90) <= Decimal("0.0001")
+        assert row["max_daily_mme_90d"] == max(in_window)
+        assert row["days_covered_90d"] == sum((patient, day) in covered for day in window)

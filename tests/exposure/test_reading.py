@@ -1,4 +1,5 @@
-"""Both ways of reading a prescriptions file — Arrow in Python, or DuckDB streaming it — agree row by row."""
+"""Every way of reading a prescriptions file — Arrow in Python, DuckDB streaming it, Spark reading it on
+its executors — agrees row by row."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.engine import connect
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
-from taperwise.exposure.prescriptions import ROW, read_prescriptions
+from taperwise.exposure.prescriptions import ROW, read_prescriptions, spark_location
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "prescriptions.csv"
 
@@ -23,6 +24,16 @@ def typed_parquet(tmp_path: Path) -> Path:
     table = table.rename_columns([name.upper() for name in table.column_names])
     path = tmp_path / "typed.parquet"
     pq.write_table(table, path)
+    return path
+
+
+def numbered_csv(path: Path, rows: int) -> Path:
+    """A prescriptions file whose rx_id is its row number: rx0, rx1, …"""
+    lines = ["patient_id,rx_id,drug,start_date,days_supply,quantity"]
+    lines += [
+        f"p{i % 97},rx{i},Oxycodone Hydrochloride 5 MG Oral Tablet,2025-01-01,30,60" for i in range(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
@@ -47,14 +58,75 @@ def test_streamed_read_refuses_a_file_missing_columns(tmp_path: Path):
 
 def test_streamed_read_keeps_row_order_of_a_large_csv(tmp_path: Path):
     # Large enough for DuckDB to read in parallel; the row numbers must still follow the file.
-    path = tmp_path / "big.csv"
-    lines = ["patient_id,rx_id,drug,start_date,days_supply,quantity"]
-    lines += [
-        f"p{i % 97},rx{i},Oxycodone Hydrochloride 5 MG Oral Tablet,2025-01-01,30,60" for i in range(300_000)
-    ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = numbered_csv(tmp_path / "big.csv", 300_000)
     with connect("duckdb") as con:
         table = read_prescriptions(path, con)
         rows = con.to_pyarrow(table.order_by(ROW).select("rx_id", ROW))
     assert rows.column("rx_id").to_pylist()[:3] == ["rx0", "rx1", "rx2"]
     assert rows.column("rx_id").to_pylist() == [f"rx{i}" for i in range(300_000)]
+
+
+@pytest.mark.parametrize("kind", ["csv", "typed-parquet"])
+def test_spark_reads_the_file_itself_and_agrees_with_duckdb(tmp_path: Path, kind: str):
+    path = SAMPLE if kind == "csv" else typed_parquet(tmp_path)
+    columns = [*MME_COLUMNS, *EXTRA_COLUMNS]
+    with connect("duckdb") as con:
+        expected = con.to_pyarrow(
+            prescription_mme(read_prescriptions(path, con)).order_by(ROW).select(*columns)
+        )
+    with connect("spark") as con:
+        rows = prescription_mme(read_prescriptions(path, con)).order_by(ROW).select(*columns)
+        assert con.to_pyarrow(rows).to_pylist() == expected.to_pylist()
+
+
+def test_spark_numbers_rows_in_file_order_across_input_splits(tmp_path: Path):
+    path = numbered_csv(tmp_path / "split.csv", 20_000)
+    with connect("spark") as con:
+        session = con._session
+        before = session.conf.get("spark.sql.files.maxPartitionBytes")
+        session.conf.set("spark.sql.files.maxPartitionBytes", "65536")  # about 16 splits of this file
+        try:
+            table = read_prescriptions(path, con)
+            splits = con._session.table(table.get_name()).rdd.getNumPartitions()
+            rows = con.to_pyarrow(table.order_by(ROW).select("rx_id", ROW))
+        finally:
+            session.conf.set("spark.sql.files.maxPartitionBytes", before)
+    assert splits > 4
+    assert rows.column(ROW).to_pylist() == list(range(20_000))
+    assert rows.column("rx_id").to_pylist() == [f"rx{i}" for i in range(20_000)]
+
+
+def test_spark_reads_a_folder_of_parquet_files(tmp_path: Path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    sample = pacsv.read_csv(SAMPLE, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    pq.write_table(sample.slice(0, 20), folder / "part-0.parquet")
+    pq.write_table(sample.slice(20), folder / "part-1.parquet")
+    with connect("spark") as con:
+        rows = con.to_pyarrow(read_prescriptions(folder, con).select("rx_id", ROW))
+    assert sorted(rows.column(ROW).to_pylist()) == list(range(sample.num_rows))
+    assert sorted(rows.column("rx_id").to_pylist()) == sorted(sample.column("rx_id").to_pylist())
+
+
+def test_spark_refuses_missing_input_and_missing_columns(tmp_path: Path):
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"patient_id": ["p1"], "drug": ["Oxycodone 5 MG Oral Tablet"]}), bad)
+    with connect("spark") as con:
+        with pytest.raises(UnusableInputError, match="required column"):
+            read_prescriptions(bad, con)
+        with pytest.raises(UnusableInputError, match="no such file"):
+            read_prescriptions(tmp_path / "absent.csv", con)
+
+
+@pytest.mark.parametrize(
+    ("given", "location"),
+    [
+        ("s3a://bucket/exports/rx.parquet", "s3a://bucket/exports/rx.parquet"),
+        (Path("s3a://bucket/exports/rx.parquet"), "s3a://bucket/exports/rx.parquet"),  # as typer hands it
+        (Path("hdfs://namenode/rx"), "hdfs://namenode/rx"),
+        (Path("/data/rx.parquet"), "/data/rx.parquet"),
+        (Path("rx.csv"), "rx.csv"),
+    ],
+)
+def test_spark_locations_keep_their_scheme(given: Path | str, location: str):
+    assert spark_location(given) == location

@@ -16,7 +16,8 @@ import pytest
 
 from taperwise.exposure.mme import prescription_mme
 from taperwise.exposure.prescriptions import prescriptions_from_records
-from taperwise.exposure.registry import registry
+from taperwise.exposure.registry import registry, run_registry
+from taperwise.exposure.segments import constant_segments
 from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
 from tests.exposure.helpers import ALPRAZOLAM, BUPRENORPHINE_PATCH, OXY_ER_30, OXY_IR_10, rx
 
@@ -194,3 +195,32 @@ def test_hand_ranked_order_of_the_cohort():
     assert order.index("BROKEN") < order.index("SHORT59")  # data review before plain supply
     assert all(row["priority"] is not None for row in table.to_pyarrow().to_pylist())
     assert order.index("LTOT60") < order.index("SHORT59")
+
+
+def test_the_registry_command_path_gives_the_same_registry_and_its_patients_whole_segments():
+    rows = prescription_mme(prescriptions_from_records(cohort()))
+    settings, rules = load_registry_settings(), load_priority_rules()
+    direct = registry(rows, AS_OF, settings, rules, events()).to_pyarrow().to_pylist()
+    with run_registry(rows, AS_OF, settings, rules, events()) as run:
+        assert run.table.to_pyarrow().to_pylist() == direct
+        segments = run.segments.to_pyarrow().to_pylist()
+    listed = {row["patient_id"] for row in direct}
+    everyone = constant_segments(rows).to_pyarrow().to_pylist()
+    assert segments == [s for s in everyone if s["patient_id"] in listed]
+    # Whole history, not only the registry's window: the trajectory starts with the first fill.
+    assert min(s["start_date"] for s in segments) < AS_OF - dt.timedelta(days=179)
+    assert {s["patient_id"] for s in everyone} - listed, "the cohort must have someone not listed"
+
+
+def test_coverage_counts_a_day_once_when_fills_start_on_the_same_day():
+    records = [
+        fill("TIES", "t1", OXY_IR_10, "2025-05-01", 10, 20),
+        fill("TIES", "t2", OXY_IR_10, "2025-05-01", 30, 60),
+        fill("TIES", "t3", OXY_IR_10, "2025-05-01", 20, 40),
+        fill("TIES", "t4", OXY_IR_10, "2025-05-31", 5, 10),  # the day after t2 ends: one unbroken range
+    ]
+    rows = prescription_mme(prescriptions_from_records(records))
+    table = registry(rows, AS_OF, load_registry_settings(), load_priority_rules())
+    (row,) = table.to_pyarrow().to_pylist()
+    assert row["days_covered_90d"] == 35  # 1 May to 4 June
+    assert row["max_daily_mme_90d"] == Decimal("90")  # three fills of 2 × 10 mg a day (30 MME) at once

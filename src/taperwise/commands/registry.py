@@ -22,9 +22,8 @@ from taperwise.digest import file_sha256
 from taperwise.errors import TaperwiseError, UnusableInputError
 from taperwise.exposure.engine import connect, register_arrow, write_result
 from taperwise.exposure.mme import prescription_mme
-from taperwise.exposure.prescriptions import read_prescriptions, read_table_file
-from taperwise.exposure.registry import HARM_COLUMNS, REGISTRY_COLUMNS, Windows, registry
-from taperwise.exposure.segments import SEGMENT_COLUMNS, constant_segments
+from taperwise.exposure.prescriptions import read_prescriptions, read_table_file, spark_location
+from taperwise.exposure.registry import HARM_COLUMNS, REGISTRY_COLUMNS, Windows, run_registry
 from taperwise.ingest.common import sibling
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, load_factor_set
 from taperwise.knowledge.registry import (
@@ -71,7 +70,11 @@ def registry_metadata(
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "taperwise_version": __version__,
         "engine": engine,
-        "input": {"path": str(source), "sha256": file_sha256(source)},
+        # A folder or a URI read by Spark has no single file to fingerprint: its location is recorded.
+        "input": {
+            "path": spark_location(source),
+            "sha256": file_sha256(source) if source.is_file() else None,
+        },
         "events": None
         if events is None
         else {
@@ -174,12 +177,13 @@ def registry_command(
                 events_not_used = unusable_events(event_rows)
                 event_table = register_arrow(con, event_rows, prefix="events")
             progress.start("computing the registry")
-            table = registry(rows, as_of.date(), settings, rules, event_table)
             columns = REGISTRY_COLUMNS + (HARM_COLUMNS if events is not None else ())
-            count = write_result(con, table.select(*columns), output, lambda b: progress.advance(b.num_rows))
-            progress.start("writing segments")
             segments_path = sibling(output, "segments")
-            write_result(con, constant_segments(rows).select(*SEGMENT_COLUMNS), segments_path)
+            with run_registry(rows, as_of.date(), settings, rules, event_table) as run:
+                table = run.table.select(*columns)
+                count = write_result(con, table, output, lambda b: progress.advance(b.num_rows))
+                progress.start("writing segments")
+                write_result(con, run.segments, segments_path)
         metadata = registry_metadata(
             source=input, as_of=as_of.date(), settings=settings, rules=rules, factors=factors,
             engine=engine, patients=count, events=events, events_not_used=events_not_used,

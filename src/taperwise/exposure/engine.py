@@ -74,6 +74,9 @@ def connect(engine: str = "duckdb") -> Iterator[ibis.BaseBackend]:
     # (e.g. "6GB") so that the registry of a large export fits beside everything else on the machine.
     limit = os.environ.get(DUCKDB_MEMORY_ENV)
     con = ibis.duckdb.connect(**({"memory_limit": limit} if limit else {}))
+    # Every result written here has an explicit order (input row, patient, priority), so DuckDB need not
+    # keep insertion order inside a query: it then streams and materialises with less memory.
+    con.raw_sql("SET preserve_insertion_order = false")
     try:
         yield con
     finally:

@@ -79,11 +79,28 @@ def _positive(text: ir.StringValue) -> ir.FloatingValue:
     return ibis.ifelse(good, value, ibis.null("float64"))
 
 
-def _join_reasons(parts: list[tuple[ir.BooleanValue, ir.StringValue | str]]) -> ir.StringValue:
-    text: ir.StringValue = ibis.literal("")
-    for condition, message in parts:
-        text = text + ibis.ifelse(condition.fill_null(False), "; " + message, "")
-    return text.substr(2).nullif("")
+Problems = list[tuple[ir.BooleanValue, ir.StringValue | str]]
+
+
+def _any(parts: Problems) -> ir.BooleanValue:
+    """Whether any condition of `parts` holds (a null condition does not)."""
+    holds = [condition.fill_null(False) for condition, _ in parts]
+    result = holds[0]
+    for h in holds[1:]:
+        result = result | h
+    return result
+
+
+def _join_reasons(parts: Problems) -> ir.StringValue:
+    """The messages whose condition holds, joined by "; "; null when none holds.
+
+    Statuses are decided on `_any` alone, so the text is built only where a ``reason`` column is asked
+    for, and only for rows with a problem: most rows have none.
+    """
+    pieces = [
+        ibis.ifelse(condition.fill_null(False), message, ibis.null("string")) for condition, message in parts
+    ]
+    return ibis.ifelse(_any(parts), ibis.literal("; ").join(pieces), ibis.null("string"))
 
 
 def _numbers(t: ir.Table) -> ir.Table:
@@ -128,41 +145,62 @@ def _factors(t: ir.Table, fs: FactorSet) -> ir.Table:
         factor=t.f_factor,
         source=t.f_source,
         mme=(t.daily_amount * t.f_multiplier * t.f_factor).round(MME_DECIMALS).cast(MME_TYPE),
-        repeated=ibis.row_number().over(group_by=t.rx_id, order_by=t[ROW]) > 0,
-        first_row=t[ROW].min().over(group_by=t.rx_id),
     )
 
 
-def _class_exclusion(t: ir.Table) -> ir.StringValue:
+def _repeated_ids(prescriptions: ir.Table) -> ir.Table:
+    """Each ``rx_id`` used by more than one input row, with the first row that used it (``_first``).
+
+    An aggregate over the raw input, joined back, rather than a window over every id: repeats are rare,
+    and a window partitioned by id sorts the whole input.
+    """
+    ids = prescriptions.select(_rx="rx_id", _first=prescriptions[ROW])
+    ids = ids.filter(ids._rx.notnull() & (ids._rx != ""))
+    repeats = ids.group_by("_rx").aggregate(_first=ids._first.min(), _n=ids.count())
+    return repeats.filter(repeats._n > 1).drop("_n")
+
+
+def _mark_repeats(t: ir.Table, repeats: ir.Table) -> ir.Table:
+    joined = t.left_join(repeats, t.rx_id == repeats._rx)
+    later = joined._first.notnull() & (joined[ROW] > joined._first)
+    return joined.mutate(
+        repeated=later, first_row=ibis.ifelse(later, joined._first, ibis.null("int64"))
+    ).drop("_rx", "_first")
+
+
+def _unrecognized(t: ir.Table) -> Problems:
+    return [
+        (_blank(t.drug), "drug is empty"),
+        (~_blank(t.drug) & ~t.p_recognized.fill_null(False), t.p_reason.coalesce("product not recognised")),
+    ]
+
+
+def _class_exclusion(t: ir.Table) -> Problems:
     """Products that are supply but never in the MME total."""
-    return _join_reasons(
-        [
-            (
-                t.p_class == "buprenorphine",
-                "buprenorphine: partial agonist, reported separately, never in MME",
-            ),
-            (t.p_cough_cold, "cough/cold combination: not counted"),
-        ]
-    )
+    return [
+        (
+            t.p_class == "buprenorphine",
+            "buprenorphine: partial agonist, reported separately, never in MME",
+        ),
+        (t.p_cough_cold, "cough/cold combination: not counted"),
+    ]
 
 
-def _record_exclusion(t: ir.Table) -> ir.StringValue:
+def _record_exclusion(t: ir.Table) -> Problems:
     """Records that are not community supply at all (and so count for no flag either)."""
     injectable = (t.p_route == "injection") | t.route.lower().isin(INJECTABLE_ROUTES)
-    return _join_reasons(
-        [
-            (injectable, "injectable: not counted by default"),
-            (t.setting.lower().isin(INPATIENT_SETTINGS), "inpatient administration: not counted by default"),
-            (
-                t.status.lower().isin(CANCELLED_STATUSES),
-                "record status " + _quoted(t.status) + ": not a supply",
-            ),
-            (t.repeated & ~_blank(t.rx_id), "rx_id repeats input row " + (t.first_row + 1).cast("string")),
-        ]
-    )
+    return [
+        (injectable, "injectable: not counted by default"),
+        (t.setting.lower().isin(INPATIENT_SETTINGS), "inpatient administration: not counted by default"),
+        (
+            t.status.lower().isin(CANCELLED_STATUSES),
+            "record status " + _quoted(t.status) + ": not a supply",
+        ),
+        (t.repeated, "rx_id repeats input row " + (t.first_row + 1).cast("string")),
+    ]
 
 
-def _value_problems(t: ir.Table) -> list[tuple[ir.BooleanValue, ir.StringValue | str]]:
+def _value_problems(t: ir.Table) -> Problems:
     """Values that are present but unusable: each message quotes the value as it was written."""
     override_given = ~_blank(t.strength) | ~_blank(t.strength_unit)
     override_message = (
@@ -189,7 +227,7 @@ def _value_problems(t: ir.Table) -> list[tuple[ir.BooleanValue, ir.StringValue |
     ]
 
 
-def _dose_problems(t: ir.Table, fs: FactorSet) -> list[tuple[ir.BooleanValue, ir.StringValue | str]]:
+def _dose_problems(t: ir.Table, fs: FactorSet) -> Problems:
     """What keeps a daily dose or a duration from being known."""
     numbers_bad = (
         (~_blank(t.quantity) & t.qty.isnull())
@@ -226,57 +264,46 @@ def _dose_problems(t: ir.Table, fs: FactorSet) -> list[tuple[ir.BooleanValue, ir
 
 
 def _reasons(t: ir.Table, fs: FactorSet) -> ir.Table:
-    unrecognized = _join_reasons(
-        [
-            (_blank(t.drug), "drug is empty"),
-            (
-                ~_blank(t.drug) & ~t.p_recognized.fill_null(False),
-                t.p_reason.coalesce("product not recognised"),
-            ),
-        ]
-    )
+    """A flag for each kind of problem (what statuses are decided on) and the text naming it."""
+    unrecognized, values = _unrecognized(t), _value_problems(t)
+    class_exclusion, record_exclusion = _class_exclusion(t), _record_exclusion(t)
+    data = values + _dose_problems(t, fs)
     return t.mutate(
         is_opioid_like=t.p_class.isin(["opioid", "buprenorphine"]).fill_null(False),
-        unrecognized_reason=unrecognized,
-        class_exclusion=_class_exclusion(t),
-        record_exclusion=_record_exclusion(t),
-        value_reason=_join_reasons(_value_problems(t)),
-        data_reason=_join_reasons(_value_problems(t) + _dose_problems(t, fs)),
+        is_unrecognized=_any(unrecognized),
+        is_excluded=_any(class_exclusion + record_exclusion),
+        is_record_excluded=_any(record_exclusion),
+        has_value_problem=_any(values),
+        has_data_problem=_any(data),
+        unrecognized_reason=_join_reasons(unrecognized),
+        excluded_reason=_join_reasons(class_exclusion + record_exclusion),
+        data_reason=_join_reasons(data),
     )
 
 
 def _statuses(t: ir.Table) -> ir.Table:
-    t = t.mutate(
-        excluded_reason=ibis.cases(
-            (
-                t.class_exclusion.notnull() & t.record_exclusion.notnull(),
-                t.class_exclusion + "; " + t.record_exclusion,
-            ),
-            else_=t.class_exclusion.coalesce(t.record_exclusion),
-        )
-    )
     status = ibis.cases(
-        (t.unrecognized_reason.notnull(), "unrecognized"),
+        (t.is_unrecognized, "unrecognized"),
         (~t.is_opioid_like, "not_opioid"),
-        (t.excluded_reason.notnull(), "excluded"),
-        (t.data_reason.notnull(), "insufficient_data"),
+        (t.is_excluded, "excluded"),
+        (t.has_data_problem, "insufficient_data"),
         else_="ok",
     )
     reason = ibis.cases(
-        (t.unrecognized_reason.notnull(), t.unrecognized_reason),
+        (t.is_unrecognized, t.unrecognized_reason),
         (
             ~t.is_opioid_like,
             t.p_class.coalesce("other") + " (" + t.p_ingredient.coalesce("?") + "): not an opioid",
         ),
-        (t.excluded_reason.notnull(), t.excluded_reason + ("; " + t.data_reason).coalesce("")),
+        (t.is_excluded, t.excluded_reason + ("; " + t.data_reason).coalesce("")),
         else_=t.data_reason,
     )
     # A real community supply with known dates: what coverage-based flags (LTOT, benzodiazepine overlap,
     # buprenorphine days) count, whatever the MME status.
     supply = (
-        t.unrecognized_reason.isnull()
-        & t.record_exclusion.isnull()
-        & t.value_reason.isnull()
+        ~t.is_unrecognized
+        & ~t.is_record_excluded
+        & ~t.has_value_problem
         & t.start.notnull()
         & t.covered.notnull()
         & ~_blank(t.patient_id)
@@ -318,5 +345,5 @@ def prescription_mme(
     """Per-row daily MME with status and reason: ``_row``, MME_COLUMNS, EXTRA_COLUMNS, CARRIED_COLUMNS."""
     fs = load_factor_set(factor_set)
     staged = _numbers(resolve_products(prescriptions, fs, codes))
-    staged = _factors(_rates(staged), fs)
+    staged = _mark_repeats(_factors(_rates(staged), fs), _repeated_ids(prescriptions))
     return _output(_statuses(_reasons(staged, fs)))

@@ -8,6 +8,7 @@ the file and the problem. Input order is kept in ``_row`` because the ``mme`` co
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -143,12 +144,93 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def read_prescriptions(path: Path, con: ibis.BaseBackend | None = None) -> ir.Table:
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/+(.*)$")
+
+
+def spark_location(path: Path | str) -> str:
+    """The location Spark should read: a local path, or a URI (``s3a://…``, ``hdfs://…``, ``abfss://…``).
+
+    A URI that passed through `pathlib.Path` lost one slash after its scheme; it is put back.
+    """
+    text = str(path)
+    match = _URI.match(text)
+    if match and match.group(1).lower() != "file" and len(match.group(1)) > 1:
+        return f"{match.group(1)}://{match.group(2)}"
+    return text
+
+
+def _file_kind(location: str) -> str:
+    """``parquet`` or ``csv`` from the name; a folder is read as Parquet unless its name says csv."""
+    name = location.rstrip("/").lower()
+    if name.endswith((".csv", ".txt", ".gz")) or name.endswith("csv"):
+        return "csv"
+    if name.endswith((".parquet", ".pq")) or "." not in name.rsplit("/", 1)[-1]:
+        return "parquet"
+    raise UnusableInputError(f"{location}: unknown file type; use .csv or .parquet (or a folder of them)")
+
+
+def _read_with_spark(con: ibis.BaseBackend, path: Path | str) -> ir.Table:
+    """The file, folder or URI read by Spark itself, on the executors: nothing passes through the driver.
+
+    Rows are numbered in the order Spark reads them, consecutively from 0 (one small job counts the rows
+    of each input split). For one file that is the file's order; for a folder, the files' read order.
+    """
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    location = spark_location(path)
+    if "://" not in location and not Path(location).exists():
+        raise UnusableInputError(f"{location}: no such file")
+    session = con._session  # the SparkSession behind the Ibis backend
+    kind = _file_kind(location)
+    try:
+        if kind == "parquet":
+            frame = session.read.parquet(location)
+        else:
+            frame = session.read.option("header", True).option("inferSchema", False).csv(location)
+    except AnalysisException as exc:
+        raise UnusableInputError(f"{location}: cannot be read ({_first_line(exc)})") from exc
+    lowered = checked_column_names(Path(location), frame.columns, REQUIRED_COLUMNS)
+    columns = []
+    for field, low in zip(frame.schema.fields, lowered, strict=True):
+        value = F.col(f"`{field.name}`")
+        if isinstance(field.dataType, T.DateType | T.TimestampType):
+            text = F.date_format(value, "yyyy-MM-dd")
+        else:
+            text = F.trim(value.cast("string"))
+        columns.append(text.alias(low))
+    columns += [F.lit(None).cast("string").alias(name) for name in OPTIONAL_COLUMNS if name not in lowered]
+    split = F.spark_partition_id()
+    numbered = frame.select(*columns, split.alias("_split"), F.monotonically_increasing_id().alias("_id"))
+    # monotonically_increasing_id is (split << 33) + position in the split: count each split's rows once,
+    # then each row's number is the rows of the splits before it plus its position.
+    counts = sorted(
+        (r["_split"], r["n"]) for r in numbered.groupBy("_split").agg(F.count("*").alias("n")).collect()
+    )
+    offsets, total = [], 0
+    for number, n in counts:
+        offsets.append((number, total))
+        total += n
+    starts = session.createDataFrame(offsets or [(0, 0)], "_split INT, _offset LONG")
+    row = (F.col("_offset") + F.col("_id") - F.shiftleft(F.col("_split").cast("long"), 33)).alias(ROW)
+    keep = [c for c in numbered.columns if c not in ("_split", "_id")]
+    table = numbered.join(F.broadcast(starts), "_split").select(*keep, row)
+    view = f"prescriptions_{uuid.uuid4().hex[:12]}"
+    table.createOrReplaceTempView(view)
+    return con.table(view)
+
+
+def read_prescriptions(path: Path | str, con: ibis.BaseBackend | None = None) -> ir.Table:
     """Canonical prescriptions from CSV or Parquet as an engine table of text columns plus ``_row``.
 
-    On DuckDB the file is streamed by the engine (a view over its reader); on Spark it is read into Arrow
-    and registered on the session; without `con`, it is a memtable on the default DuckDB.
+    On DuckDB the file is streamed by the engine (a view over its reader); on Spark the executors read
+    it (a file, a folder of files, or a URI such as ``s3a://bucket/prescriptions/``); without `con`, it
+    is a memtable on the default DuckDB.
     """
+    if con is not None and con.name == "pyspark":
+        return _read_with_spark(con, path)
+    path = Path(path)
     if con is not None and con.name == "duckdb":
         return _read_with_duckdb(con, path)
     table = read_table_file(path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)

@@ -25,7 +25,12 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from taperwise.exposure.segments import constant_segments, coverage_intervals
+from taperwise.exposure.segments import (
+    SEGMENT_COLUMNS,
+    constant_segments,
+    coverage_intervals,
+    segments_by_patient,
+)
 from taperwise.exposure.windows import clipped_days, window_metrics
 from taperwise.knowledge.registry import PriorityRule, RegistrySettings
 
@@ -48,6 +53,11 @@ REGISTRY_COLUMNS = (
     "problem_records_180d",
 )
 HARM_COLUMNS = ("harm_events_180d", "opioid_overdose_180d", "last_harm_event")
+# The per-row MME columns the registry and its segments read.
+REGISTRY_INPUT_COLUMNS = (
+    "patient_id", "rx_id", "status", "supply", "start_date", "end_date", "drug_class", "route",
+    "daily_mme", "prescriber_id", "pharmacy_id",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ def _new_prescriber(fills: ir.Table, windows: Windows, lookback_days: int) -> ir
     latest = latest.select(
         l_patient="patient_id",
         l_date="start_date",
+        l_from=(latest.start_date - ibis.interval(days=lookback_days)).cast("date"),
         l_rx="rx_id",
         l_prescriber=latest.prescriber_id.nullif(""),
     )
@@ -118,7 +129,7 @@ def _new_prescriber(fills: ir.Table, windows: Windows, lookback_days: int) -> ir
         [
             fills.patient_id == latest.l_patient,
             fills.start_date < latest.l_date,
-            fills.start_date >= latest.l_date - ibis.interval(days=lookback_days),
+            fills.start_date >= latest.l_from,
         ],
     )
     counts = earlier.group_by("l_patient").aggregate(
@@ -197,44 +208,102 @@ def _priority(table: ir.Table, rules: tuple[PriorityRule, ...]) -> ir.Table:
     return table.mutate(priority=rank, priority_reason=reason)
 
 
+def _reaching(rows: ir.Table, *windows: tuple[dt.date, dt.date]) -> ir.Table:
+    """The rows whose dates reach at least one of `windows` (every window ends on the as-of date)."""
+    first = min(window[0] for window in windows)
+    last = max(window[1] for window in windows)
+    return rows.filter((rows.end_date >= first) & (rows.start_date <= last))
+
+
+@dataclass(frozen=True)
+class _Supply:
+    """The supply rows each part of the registry counts, cut to what can reach a window."""
+
+    all: ir.Table
+    buprenorphine: ir.Table
+    any_opioid: ir.Table  # opioids counted for coverage, buprenorphine for pain included
+    benzodiazepine: ir.Table
+
+    @classmethod
+    def of(cls, mme_rows: ir.Table, windows: Windows, settings: RegistrySettings) -> _Supply:
+        # Only supply that reaches a window matters: the earliest day any part looks at is the start of
+        # the new-prescriber look-back before the first day of the registry look-back. Each sweep is cut
+        # again to the rows that reach its own window, which gives the same days inside that window as a
+        # sweep over the whole history (a day's level depends only on the prescriptions covering it).
+        earliest = windows.lookback[0] - dt.timedelta(days=settings.new_prescriber_lookback_days)
+        supply = mme_rows.filter(
+            mme_rows.supply & (mme_rows.start_date <= windows.as_of) & (mme_rows.end_date >= earliest)
+        )
+        bup = supply.filter(supply.drug_class == "buprenorphine")
+        pain_bup = bup.filter(bup.route.isin(settings.buprenorphine_for_pain_routes))
+        opioid = supply.filter((supply.drug_class == "opioid") & (supply.status != "excluded"))
+        return cls(
+            all=supply,
+            buprenorphine=bup,
+            any_opioid=opioid.union(pain_bup, distinct=False),
+            benzodiazepine=supply.filter(supply.drug_class == "benzodiazepine"),
+        )
+
+
+def _population(supply: _Supply, problems: ir.Table, windows: Windows) -> ir.Table:
+    # Records that could not be used stay visible: a patient whose opioid records are all unusable is
+    # listed with a count of them instead of vanishing from the worklist.
+    with_problem_opioids = problems.filter(problems.opioid_problems > 0).select("patient_id")
+    any_opioid = supply.any_opioid
+    return (
+        any_opioid.filter(any_opioid.end_date >= windows.lookback[0])
+        .select("patient_id")
+        .union(with_problem_opioids, distinct=False)
+        .distinct()
+    )
+
+
+def registry_population(mme_rows: ir.Table, as_of: dt.date, settings: RegistrySettings) -> ir.Table:
+    """The registry's patients (``patient_id``): what `registry` lists, without computing its columns.
+
+    For callers that want something else about the same patients first (the registry command sweeps
+    their whole history for trajectories and hands the segments back to `registry`).
+    """
+    windows = Windows.ending(as_of, settings)
+    problems = _problem_records(mme_rows, windows.lookback)
+    return _population(_Supply.of(mme_rows, windows, settings), problems, windows)
+
+
 def registry(
     mme_rows: ir.Table,
     as_of: dt.date,
     settings: RegistrySettings,
     rules: tuple[PriorityRule, ...],
     events: ir.Table | None = None,
+    segments: ir.Table | None = None,
 ) -> ir.Table:
-    """The registry as an engine table (REGISTRY_COLUMNS, then HARM_COLUMNS when events are given)."""
-    windows = Windows.ending(as_of, settings)
-    supply = mme_rows.filter(mme_rows.supply & (mme_rows.start_date <= as_of))
-    bup = supply.filter(supply.drug_class == "buprenorphine")
-    pain_bup = bup.filter(bup.route.isin(settings.buprenorphine_for_pain_routes))
-    opioid = supply.filter((supply.drug_class == "opioid") & (supply.status != "excluded"))
-    any_opioid = opioid.union(pain_bup, distinct=False)
-    benzo = supply.filter(supply.drug_class == "benzodiazepine")
+    """The registry as an engine table (REGISTRY_COLUMNS, then HARM_COLUMNS when events are given).
 
-    # Records that could not be used stay visible: a patient whose opioid records are all unusable is
-    # listed with a count of them instead of vanishing from the worklist.
+    `segments`: `constant_segments` of `mme_rows` (at least of the registry's patients, over the recent
+    window) when the caller already has them; without them the registry sweeps only the rows that reach
+    its window.
+    """
+    windows = Windows.ending(as_of, settings)
+    supply = _Supply.of(mme_rows, windows, settings)
     problems = _problem_records(mme_rows, windows.lookback)
-    with_problem_opioids = problems.filter(problems.opioid_problems > 0).select("patient_id")
-    population = (
-        any_opioid.filter(any_opioid.end_date >= windows.lookback[0])
-        .select("patient_id")
-        .union(with_problem_opioids, distinct=False)
-        .distinct()
-    )
-    recent = window_metrics(mme_rows, constant_segments(mme_rows), *windows.recent).select(
+    population = _population(supply, problems, windows)
+    in_recent = _reaching(supply.all, windows.recent)
+    if segments is None:
+        segments = constant_segments(in_recent)
+    recent = window_metrics(in_recent, _reaching(segments, windows.recent), *windows.recent).select(
         "patient_id", avg_daily_mme_90d="mme3", max_daily_mme_90d="mme4"
     )
-    opioid_cover = coverage_intervals(any_opioid)
+    opioid_cover = coverage_intervals(_reaching(supply.any_opioid, windows.recent, windows.ltot))
+    bup_cover = coverage_intervals(_reaching(supply.buprenorphine, windows.recent))
+    benzo_cover = coverage_intervals(_reaching(supply.benzodiazepine, windows.recent))
     parts = [
         recent,
         _days_in(opioid_cover, windows.recent, "days_covered_90d"),
         _days_in(opioid_cover, windows.ltot, "days_covered_ltot"),
-        _days_in(coverage_intervals(bup), windows.recent, "buprenorphine_days_90d"),
-        _benzo_overlap(opioid_cover, coverage_intervals(benzo), windows.recent),
-        _providers(any_opioid, windows.lookback),
-        _new_prescriber(any_opioid, windows, settings.new_prescriber_lookback_days),
+        _days_in(bup_cover, windows.recent, "buprenorphine_days_90d"),
+        _benzo_overlap(opioid_cover, benzo_cover, windows.recent),
+        _providers(supply.any_opioid, windows.lookback),
+        _new_prescriber(supply.any_opioid, windows, settings.new_prescriber_lookback_days),
         problems.select("patient_id", "problem_records_180d"),
     ]
     if events is not None:
@@ -245,6 +314,47 @@ def registry(
         keyed = part.rename({key: "patient_id"})
         table = table.left_join(keyed, table.patient_id == keyed[key]).drop(key)
     return _flags(table, settings, rules, with_harm=events is not None)
+
+
+@dataclass(frozen=True)
+class RegistryRun:
+    """A registry with the segments of its patients' whole history (for trajectories), both ordered.
+
+    Use it as a context manager: leaving it frees what the engine holds for it (temporary tables on
+    DuckDB, persisted frames on Spark), before the connection closes.
+    """
+
+    table: ir.Table
+    segments: ir.Table
+    held: tuple[ir.CachedTable, ...]
+
+    def __enter__(self) -> RegistryRun:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for cached in self.held:
+            cached.release()
+
+
+def run_registry(
+    mme_rows: ir.Table,
+    as_of: dt.date,
+    settings: RegistrySettings,
+    rules: tuple[PriorityRule, ...],
+    events: ir.Table | None = None,
+) -> RegistryRun:
+    """The registry and its patients' segments, with the per-row MME computed once for both.
+
+    This executes on the engine: the per-row MME (the columns the registry reads) and the segments are
+    materialised — a temporary table on DuckDB, a persisted frame on Spark — and both outputs read them.
+    The registry takes its recent-window dose from those segments, so each prescription is swept once.
+    """
+    rows = mme_rows.select(*REGISTRY_INPUT_COLUMNS).cache()
+    patients = registry_population(rows, as_of, settings)
+    segments = segments_by_patient(rows.semi_join(patients, "patient_id")).cache()
+    table = registry(rows, as_of, settings, rules, events, segments=segments)
+    ordered = segments.select(*SEGMENT_COLUMNS).order_by(["patient_id", "start_date"])
+    return RegistryRun(table, ordered, (rows, segments))
 
 
 def _flags(

@@ -27,8 +27,8 @@ def counted(mme_rows: ir.Table) -> ir.Table:
     return mme_rows.filter(mme_rows.status == "ok")
 
 
-def _levels(rows: ir.Table, weight: ir.NumericValue) -> ir.Table:
-    """One row per patient and change date: the level (Σ weight, concurrent count) until the next change."""
+def _changes(rows: ir.Table, weight: ir.NumericValue) -> ir.Table:
+    """One row per patient and day on which something opens or closes: the net change of MME and count."""
     opens = rows.select(
         "patient_id", date=rows.start_date, delta=weight.cast(MME_TYPE), count=ibis.literal(1)
     )
@@ -38,39 +38,10 @@ def _levels(rows: ir.Table, weight: ir.NumericValue) -> ir.Table:
         delta=(-weight).cast(MME_TYPE),
         count=ibis.literal(-1),
     )
-    changes = (
+    return (
         opens.union(closes, distinct=False)
         .group_by(["patient_id", "date"])
         .aggregate(delta=lambda t: t.delta.sum(), count=lambda t: t["count"].sum())
-    )
-    running = ibis.window(group_by="patient_id", order_by="date", preceding=None, following=0)
-    ordered = ibis.window(group_by="patient_id", order_by="date")
-    return changes.select(
-        "patient_id",
-        "date",
-        level=changes.delta.sum().over(running).cast(MME_TYPE),
-        active=changes["count"].sum().over(running),
-        next_date=changes.date.lead().over(ordered),
-    )
-
-
-def _merge(levels: ir.Table, key: ir.Value, keep: ir.BooleanValue) -> ir.Table:
-    """Merge neighbouring ranges with the same `key`; keep the islands where `keep` holds."""
-    ordered = ibis.window(group_by="patient_id", order_by="date")
-    running = ibis.window(group_by="patient_id", order_by="date", preceding=None, following=0)
-    marked = levels.mutate(key=key, keep=keep)
-    previous = marked.key.lag().over(ordered)
-    marked = marked.mutate(is_new=(previous.isnull() | (previous != marked.key)).cast("int64"))
-    islands = marked.mutate(island=marked.is_new.sum().over(running))
-    return (
-        islands.filter(islands.keep)
-        .group_by(["patient_id", "island"])
-        .aggregate(
-            start_date=lambda t: t.date.min(),
-            end_date=lambda t: (t.next_date - ibis.interval(days=1)).cast("date").max(),
-            level=lambda t: t.level.max(),
-            active=lambda t: t.active.max(),
-        )
     )
 
 
@@ -80,13 +51,33 @@ def constant_segments(mme_rows: ir.Table) -> ir.Table:
     ``n_opioids`` is the largest number of concurrent counted prescriptions within the range: a range is
     broken only by a change of MME, as CONTRACTS.md defines a segment, not by a like-for-like refill.
     """
+    return segments_by_patient(mme_rows).order_by(["patient_id", "start_date"])
+
+
+def segments_by_patient(mme_rows: ir.Table) -> ir.Table:
+    """`constant_segments` in no particular order (for an engine to keep or join, not to show)."""
     rows = counted(mme_rows)
-    levels = _levels(rows, rows.daily_mme)
-    merged = _merge(levels, levels.level, levels.level > 0)
-    result = merged.select(
-        "patient_id", "start_date", "end_date", daily_mme=merged.level, n_opioids=merged.active
+    changes = _changes(rows, rows.daily_mme)
+    running = ibis.window(group_by="patient_id", order_by="date", preceding=None, following=0)
+    ordered = ibis.window(group_by="patient_id", order_by="date")
+    levels = changes.select(
+        "patient_id",
+        "date",
+        level=changes.delta.sum().over(running).cast(MME_TYPE),
+        active=changes["count"].sum().over(running),
+        next_date=changes.date.lead().over(ordered),
+        # The level changes exactly on the days whose net change is not zero (DECIMAL, so exactly), so a
+        # running count of those days numbers the runs of equal level in the same pass over the sort.
+        run=(changes.delta != 0).cast("int64").sum().over(running),
     )
-    return result.order_by(["patient_id", "start_date"])
+    kept = levels.filter(levels.level > 0)
+    merged = kept.group_by(["patient_id", "run"]).aggregate(
+        start_date=kept.date.min(),
+        end_date=(kept.next_date - ibis.interval(days=1)).cast("date").max(),
+        daily_mme=kept.level.max(),
+        n_opioids=kept.active.max(),
+    )
+    return merged.select(*SEGMENT_COLUMNS)
 
 
 def coverage_intervals(rows: ir.Table) -> ir.Table:
@@ -94,12 +85,24 @@ def coverage_intervals(rows: ir.Table) -> ir.Table:
 
     `rows` needs ``patient_id``, ``start_date`` and ``end_date``; rows with either date missing are skipped
     (they were reported as ``insufficient_data`` by the MME stage). Columns: patient_id, start_date,
-    end_date, max_concurrent.
+    end_date. A range ending the day before the next one starts joins it (supply without a gap).
+
+    In start order, a start opens a new range when it comes after the last day any earlier start reached.
+    Rows are first reduced to one per patient and start day, so the order is total and the two passes
+    below (which the engine may sort separately) see the same order.
     """
     dated = rows.filter(rows.start_date.notnull() & rows.end_date.notnull())
-    levels = _levels(dated, ibis.literal(1))
-    merged = _merge(levels, levels.active > 0, levels.active > 0)
-    return merged.select("patient_id", "start_date", "end_date", max_concurrent=merged.active)
+    starts = dated.group_by(["patient_id", "start_date"]).aggregate(end_date=dated.end_date.max())
+    earlier = ibis.window(group_by="patient_id", order_by="start_date", rows=(None, -1))
+    reached = starts.mutate(reached=starts.end_date.max().over(earlier))
+    opens = reached.reached.isnull() | (reached.start_date > reached.reached + ibis.interval(days=1))
+    running = ibis.window(group_by="patient_id", order_by="start_date", preceding=None, following=0)
+    numbered = reached.mutate(run=opens.cast("int64").sum().over(running))
+    return (
+        numbered.group_by(["patient_id", "run"])
+        .aggregate(start_date=numbered.start_date.min(), end_date=numbered.end_date.max())
+        .drop("run")
+    )
 
 
 def daily_values(
