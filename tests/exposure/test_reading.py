@@ -108,6 +108,11 @@ def test_spark_reads_a_folder_of_parquet_files(tmp_path: Path):
     assert sorted(rows.column("rx_id").to_pylist()) == sorted(sample.column("rx_id").to_pylist())
 
 
+def test_duckdb_refuses_a_folder_and_says_which_engine_reads_one(tmp_path: Path):
+    with connect("duckdb") as con, pytest.raises(UnusableInputError, match="--engine spark"):
+        read_prescriptions(tmp_path, con)
+
+
 def test_spark_refuses_missing_input_and_missing_columns(tmp_path: Path):
     bad = tmp_path / "bad.parquet"
     pq.write_table(pa.table({"patient_id": ["p1"], "drug": ["Oxycodone 5 MG Oral Tablet"]}), bad)

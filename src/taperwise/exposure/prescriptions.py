@@ -102,6 +102,11 @@ def _sql_text(value: str) -> str:
 
 def _duckdb_scan(path: Path) -> str:
     """A DuckDB table function that streams the file, with a 0-based row number column ``_file_row``."""
+    if path.is_dir():
+        raise UnusableInputError(
+            f"{path}: is a folder; DuckDB reads one .csv or .parquet file (a folder of Parquet files, or a "
+            "URI, is read with --engine spark)"
+        )
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         scan = f"read_parquet({_sql_text(str(path))}, file_row_number = true)"
