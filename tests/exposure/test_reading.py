@@ -79,6 +79,28 @@ def test_spark_reads_the_file_itself_and_agrees_with_duckdb(tmp_path: Path, kind
         assert con.to_pyarrow(rows).to_pylist() == expected.to_pylist()
 
 
+def test_spark_reads_quoted_fields_as_duckdb_does(tmp_path: Path):
+    path = tmp_path / "quoted.csv"
+    texts = ['Oxycodone Hydrochloride 5 MG Oral Tablet "IR", blister', "Morphine Sulfate 15 MG Oral Tablet"]
+    table = pa.table(
+        {
+            "patient_id": ["p1", "p2"],
+            "rx_id": ["r1", "r2"],
+            "drug": texts,
+            "start_date": ["2025-01-01", "2025-01-02"],
+            "days_supply": ["30", ""],
+            "quantity": ["60", "30"],
+        }
+    )
+    pacsv.write_csv(table, path)  # Arrow doubles the quotes inside a quoted field
+    with connect("duckdb") as con:
+        expected = con.to_pyarrow(read_prescriptions(path, con).order_by(ROW)).to_pylist()
+    with connect("spark") as con:
+        got = con.to_pyarrow(read_prescriptions(path, con).order_by(ROW)).to_pylist()
+    assert [row["drug"] for row in got] == texts
+    assert got == expected
+
+
 def test_spark_numbers_rows_in_file_order_across_input_splits(tmp_path: Path):
     path = numbered_csv(tmp_path / "split.csv", 20_000)
     with connect("spark") as con:

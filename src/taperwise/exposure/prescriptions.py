@@ -193,7 +193,9 @@ def _read_with_spark(con: ibis.BaseBackend, path: Path | str) -> ir.Table:
         if kind == "parquet":
             frame = session.read.parquet(location)
         else:
-            frame = session.read.option("header", True).option("inferSchema", False).csv(location)
+            # RFC 4180 quoting, as DuckDB and Arrow read and write it: a quote inside a field is doubled.
+            options = {"header": True, "inferSchema": False, "quote": '"', "escape": '"'}
+            frame = session.read.options(**options).csv(location)
     except AnalysisException as exc:
         raise UnusableInputError(f"{location}: cannot be read ({_first_line(exc)})") from exc
     lowered = checked_column_names(Path(location), frame.columns, REQUIRED_COLUMNS)
