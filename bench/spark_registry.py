@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -10,16 +11,27 @@ from pathlib import Path
 from bench.approaches import registry_command_work
 
 
+def _children_peak_kb(pid: int) -> int:
+    """Sum of VmHWM (peak resident memory) over the live descendants of `pid`, in kB (Linux)."""
+    total = 0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        status = Path(f"/proc/{child}/status")
+        for line in status.read_text().splitlines() if status.exists() else []:
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+        total += _children_peak_kb(int(child))
+    return total
+
+
 def main() -> None:
     source = Path(sys.argv[1])
     began = time.perf_counter()
     result = registry_command_work("spark", source)
     seconds = time.perf_counter() - began
-    # ru_maxrss of this process only: the Spark JVM is a child; RUSAGE_CHILDREN adds it.
-    peak_mb = (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    ) / 1024
+    # The Spark JVM is a child process still running here, so RUSAGE_CHILDREN does not count it yet: its
+    # high-water mark is read from /proc while it lives.
+    peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + _children_peak_kb(os.getpid())) / 1024
     print(f"taperwise_registry_spark\t{seconds:.3f}\t{peak_mb:.0f}\t{result}")
 
 
