@@ -25,12 +25,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from taperwise.exposure.segments import (
-    SEGMENT_COLUMNS,
-    constant_segments,
-    coverage_intervals,
-    segments_by_patient,
-)
+from taperwise.exposure.segments import SEGMENT_COLUMNS, coverage_intervals, segments_by_patient
 from taperwise.exposure.windows import clipped_days, window_metrics
 from taperwise.knowledge.registry import PriorityRule, RegistrySettings
 
@@ -289,7 +284,7 @@ def registry(
     population = _population(supply, problems, windows)
     in_recent = _reaching(supply.all, windows.recent)
     if segments is None:
-        segments = constant_segments(in_recent)
+        segments = segments_by_patient(in_recent)
     recent = window_metrics(in_recent, _reaching(segments, windows.recent), *windows.recent).select(
         "patient_id", avg_daily_mme_90d="mme3", max_daily_mme_90d="mme4"
     )
