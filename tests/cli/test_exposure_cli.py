@@ -77,6 +77,18 @@ def test_an_unusable_file_gives_a_one_line_error_and_exit_code_2(
     assert message in result.output
 
 
+def test_a_line_the_reader_cannot_split_gives_a_one_line_error_naming_it(tmp_path: Path):
+    source = tmp_path / "wide.csv"
+    header = "patient_id,rx_id,drug,start_date,days_supply,quantity"
+    source.write_text(header + "\n" + ",".join(["x"] * 20) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["mme", str(source), "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "wide.csv: cannot be read" in said
+    assert "Line: 2" in said
+    assert "Traceback" not in result.output
+
+
 def test_unknown_factor_set_is_refused_naming_the_known_ones(tmp_path: Path):
     result = runner.invoke(app, ["mme", str(SAMPLE), "-o", str(tmp_path / "o.csv"), "--factors", "cdc-1999"])
     assert result.exit_code == 2

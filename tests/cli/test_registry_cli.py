@@ -95,7 +95,8 @@ def test_event_rows_the_registry_cannot_place_are_counted_not_dropped_silently(t
         "S002,2025-03-01,emergency_visit,EMER,ActCode\n"
         "S002,03/02/2025,opioid_overdose,T40.2X1A,ICD10CM\n"
         ",2025-03-03,emergency_visit,EMER,ActCode\n"
-        "S003,2025-03-04,fall,W19,ICD10CM\n",
+        "S003,2025-03-04,fall,W19,ICD10CM\n"
+        "S002,2025-03-05,opioid_overdose,T40.2X1A,ICD10CM,extra\n",  # a field too many: not placed
         encoding="utf-8",
     )
     out = tmp_path / "registry.csv"
@@ -109,4 +110,7 @@ def test_event_rows_the_registry_cannot_place_are_counted_not_dropped_silently(t
     not_used = metadata["events"]["rows_not_used"]
     assert not_used["date not YYYY-MM-DD"] == 1
     assert not_used["no patient_id"] == 1
-    assert sum(not_used.values()) == 3  # the unknown kind 'fall' too
+    assert not_used["fields not those of the header (values may be shifted)"] == 1
+    assert sum(not_used.values()) == 4  # the unknown kind 'fall' too
+    listed = {row["patient_id"]: row for row in csv.DictReader(out.open(encoding="utf-8"))}
+    assert listed["S002"]["opioid_overdose_180d"] == "0"  # neither the misdated nor the ragged overdose

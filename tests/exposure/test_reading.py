@@ -13,7 +13,7 @@ import pytest
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.engine import connect
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
-from taperwise.exposure.prescriptions import ROW, read_prescriptions, spark_location
+from taperwise.exposure.prescriptions import ROW, read_errors, read_prescriptions, spark_location
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "prescriptions.csv"
 
@@ -157,3 +157,66 @@ def test_spark_refuses_missing_input_and_missing_columns(tmp_path: Path):
 )
 def test_spark_locations_keep_their_scheme(given: Path | str, location: str):
     assert spark_location(given) == location
+
+
+RAGGED = (
+    "patient_id,rx_id,drug,start_date,days_supply,quantity\n"
+    "p1,r1,Oxycodone Hydrochloride 5 MG Oral Tablet,2025-01-01,30,60\n"
+    # an unquoted comma in the product name shifts every later value one column to the right
+    "p2,r2,Acetaminophen 325 MG, Oxycodone Hydrochloride 5 MG Oral Tablet,2025-01-01,30,60\n"
+    "p3,r3,Oxycodone Hydrochloride 5 MG Oral Tablet,2025-01-01,30\n"  # a field short
+    'p4,r4,"Oxycodone Hydrochloride 5 MG Oral Tablet",2025-01-01,30,""\n'  # present but empty: not ragged
+)
+
+
+@pytest.mark.parametrize("engine", ["arrow", "duckdb", "spark"])
+def test_a_row_with_the_wrong_number_of_fields_is_reported_on_that_row_and_the_rest_is_read(
+    tmp_path: Path, engine: str
+):
+    path = tmp_path / "ragged.csv"
+    path.write_text(RAGGED, encoding="utf-8")
+    columns = ["rx_id", "status", "reason"]
+    if engine == "arrow":
+        rows = prescription_mme(read_prescriptions(path)).order_by(ROW).select(*columns).to_pyarrow()
+    else:
+        with connect(engine) as con:
+            rows = con.to_pyarrow(
+                prescription_mme(read_prescriptions(path, con)).order_by(ROW).select(*columns)
+            )
+    by_id = {row["rx_id"]: row for row in rows.to_pylist()}
+    assert list(by_id) == ["r1", "r2", "r3", "r4"]  # every row back, in order
+    assert by_id["r1"]["status"] == "ok"
+    for rx_id, row_number in (("r2", 2), ("r3", 3)):
+        assert by_id[rx_id]["status"] == "unrecognized"
+        assert by_id[rx_id]["reason"] == (
+            f"input row {row_number} does not have the 6 fields of the header: its values may be shifted, "
+            "so it is not read"
+        )
+    assert by_id["r4"]["status"] == "insufficient_data"  # an empty quantity is a missing value, reported
+    assert "header" not in by_id["r4"]["reason"]
+
+
+def test_a_ragged_row_far_into_the_file_is_still_caught(tmp_path: Path):
+    path = numbered_csv(tmp_path / "late.csv", 60_000)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("p1,rx-late,Oxycodone Hydrochloride 5 MG Oral Tablet,2025-01-01,30,60,surplus\n")
+    with connect("duckdb") as con:
+        table = prescription_mme(read_prescriptions(path, con))
+        last = con.to_pyarrow(table.filter(table.rx_id == "rx-late").select("status", "reason")).to_pylist()
+    assert last == [
+        {
+            "status": "unrecognized",
+            "reason": "input row 60001 does not have the 6 fields of the header: its values may be shifted, "
+            "so it is not read",
+        }
+    ]
+
+
+def test_a_row_with_many_surplus_fields_refuses_the_file_naming_the_line(tmp_path: Path):
+    path = tmp_path / "wide.csv"
+    path.write_text(RAGGED.splitlines()[0] + "\n" + ",".join(["x"] * 20) + "\n", encoding="utf-8")
+    refused = r"wide.csv: cannot be read .*Line: 2"
+    with connect("duckdb") as con, pytest.raises(UnusableInputError, match=refused), read_errors(path):
+        con.to_pyarrow(read_prescriptions(path, con))
+    with pytest.raises(UnusableInputError, match=refused):
+        read_prescriptions(path)

@@ -16,7 +16,7 @@ from taperwise.console import err_console, fail, stages
 from taperwise.errors import TaperwiseError, UnusableInputError
 from taperwise.exposure.engine import ENGINES, connect, write_result
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
-from taperwise.exposure.prescriptions import ROW, read_prescriptions
+from taperwise.exposure.prescriptions import ROW, read_errors, read_prescriptions
 from taperwise.exposure.segments import SEGMENT_COLUMNS, constant_segments
 from taperwise.exposure.windows import WINDOW_COLUMNS, window_metrics
 from taperwise.knowledge.codes import CodeTable, load_cdc_ndc_file, load_omop_drug_strength
@@ -98,7 +98,7 @@ def mme(
     """
     try:
         _check_factor_set(factors)
-        with connect(engine) as con, stages() as progress:
+        with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
             prescriptions = read_prescriptions(input, con)
             progress.start("resolving products and computing MME")
@@ -133,7 +133,7 @@ def segments(
     """
     try:
         _check_factor_set(factors)
-        with connect(engine) as con, stages() as progress:
+        with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
             rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
             progress.start("sweeping intervals and writing")
@@ -174,7 +174,7 @@ def window(
         raise typer.Exit(2)
     try:
         _check_factor_set(factors)
-        with connect(engine) as con, stages() as progress:
+        with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
             rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
             progress.start("computing window metrics and writing")

@@ -22,7 +22,13 @@ from taperwise.digest import file_sha256
 from taperwise.errors import TaperwiseError, UnusableInputError
 from taperwise.exposure.engine import connect, register_arrow, write_result
 from taperwise.exposure.mme import prescription_mme
-from taperwise.exposure.prescriptions import read_prescriptions, read_table_file, spark_location
+from taperwise.exposure.prescriptions import (
+    READ_PROBLEM_COLUMN,
+    read_errors,
+    read_prescriptions,
+    read_table_file,
+    spark_location,
+)
 from taperwise.exposure.registry import HARM_COLUMNS, REGISTRY_COLUMNS, Windows, run_registry
 from taperwise.ingest.common import sibling
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, load_factor_set
@@ -39,9 +45,15 @@ def unusable_events(events: pa.Table) -> Counter[str]:
 
     They are counted, printed and named in the metadata instead of quietly falling out of the window.
     """
+    problems: Counter[str] = Counter()
+    if READ_PROBLEM_COLUMN in events.column_names:
+        readable = pc.is_null(events.column(READ_PROBLEM_COLUMN))
+        problems["fields not those of the header (values may be shifted)"] = len(events) - (
+            pc.sum(readable).as_py() or 0
+        )
+        events = events.filter(readable)
     patient = pc.equal(pc.fill_null(pc.utf8_length(events.column("patient_id")), 0), 0)
     dated = pc.strptime(events.column("date"), format="%Y-%m-%d", unit="s", error_is_null=True)
-    problems: Counter[str] = Counter()
     problems["no patient_id"] = pc.sum(patient).as_py() or 0
     problems["date not YYYY-MM-DD"] = dated.null_count
     kinds = pc.is_in(events.column("kind"), value_set=pa.array(EVENT_KINDS))
@@ -167,7 +179,7 @@ def registry_command(
             settings = settings.with_ltot(ltot)
         rules = load_priority_rules(rules_file)
         load_factor_set(factors)
-        with connect(engine) as con, stages() as progress:
+        with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
             rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
             event_table = None
@@ -175,7 +187,8 @@ def registry_command(
             if events is not None:
                 event_rows = read_table_file(events, EVENT_COLUMNS[:3], EVENT_COLUMNS[3:])
                 events_not_used = unusable_events(event_rows)
-                event_table = register_arrow(con, event_rows, prefix="events")
+                readable = pc.is_null(event_rows.column(READ_PROBLEM_COLUMN))
+                event_table = register_arrow(con, event_rows.filter(readable), prefix="events")
             progress.start("computing the registry")
             columns = REGISTRY_COLUMNS + (HARM_COLUMNS if events is not None else ())
             segments_path = sibling(output, "segments")

@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 
 from taperwise.exposure.dose import MME_DECIMALS
 from taperwise.exposure.factors import join_factors
-from taperwise.exposure.prescriptions import ROW
+from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, ROW
 from taperwise.exposure.products import resolve_products
 from taperwise.knowledge.codes import CodeTable
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, FactorSet, load_factor_set
@@ -170,7 +170,8 @@ def _mark_repeats(t: ir.Table, repeats: ir.Table) -> ir.Table:
 
 def _unrecognized(t: ir.Table) -> Problems:
     return [
-        (_blank(t.drug), "drug is empty"),
+        (t[READ_PROBLEM_COLUMN].notnull(), t[READ_PROBLEM_COLUMN]),
+        (_blank(t.drug) & t[READ_PROBLEM_COLUMN].isnull(), "drug is empty"),
         (~_blank(t.drug) & ~t.p_recognized.fill_null(False), t.p_reason.coalesce("product not recognised")),
     ]
 

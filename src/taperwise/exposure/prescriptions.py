@@ -8,16 +8,19 @@ the file and the problem. Input order is kept in ``_row`` because the ``mme`` co
 
 from __future__ import annotations
 
+import csv
+import gzip
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from taperwise.canonical import PRESCRIPTION_OPTIONAL, PRESCRIPTION_REQUIRED
@@ -27,6 +30,15 @@ from taperwise.exposure.engine import register_arrow
 REQUIRED_COLUMNS = PRESCRIPTION_REQUIRED
 OPTIONAL_COLUMNS = PRESCRIPTION_OPTIONAL
 ROW = "_row"
+# Text naming a CSV row whose number of fields differs from the header's (null on good rows): its values
+# may sit in the wrong columns, so the row is reported and never read as a prescription.
+READ_PROBLEM_COLUMN = "_read_problem"
+READ_PROBLEM = (
+    " does not have the {fields} fields of the header: its values may be shifted, so it is not read"
+)
+CSV_SUFFIXES = (".csv", ".txt", ".gz")
+EXTRA_FIELDS = 8  # spare columns that catch a row's surplus fields; more than this refuses the file
+MISSING_FIELD = "\u2400missing\u2400"  # never in real data: lets DuckDB tell a missing field from ''
 
 
 def checked_column_names(path: Path, names: Sequence[str], required: Sequence[str]) -> list[str]:
@@ -52,11 +64,15 @@ def read_table_file(path: Path, required: Sequence[str], optional: Sequence[str]
     if not path.exists():
         raise UnusableInputError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        # The same reader as the streaming path, so a row with the wrong number of fields is reported on
+        # that row (READ_PROBLEM) here too instead of failing the file.
+        with duckdb.connect() as connection, read_errors(path):
+            select = _duckdb_select(connection, path, required, optional)
+            return connection.execute(select).fetch_arrow_table()
     try:
         if suffix in (".parquet", ".pq"):
             table = pq.read_table(path)
-        elif suffix in (".csv", ".txt", ".gz"):
-            table = _read_csv_as_text(path)
         else:
             raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
     except (pa.ArrowInvalid, OSError) as exc:
@@ -66,30 +82,30 @@ def read_table_file(path: Path, required: Sequence[str], optional: Sequence[str]
     for name in optional:
         columns.setdefault(name, pa.nulls(table.num_rows, pa.string()))
     columns[ROW] = pa.array(range(table.num_rows), pa.int64())
+    columns[READ_PROBLEM_COLUMN] = pa.nulls(table.num_rows, pa.string())  # Parquet rows have their columns
     return pa.table(columns)
-
-
-def _read_csv_as_text(path: Path) -> pa.Table:
-    if path.stat().st_size == 0:
-        raise UnusableInputError(f"{path}: the file is empty (a header row is required)")
-    # The streaming reader infers the header from the first block only, so big files are read once.
-    names = pacsv.open_csv(path).schema.names
-    return pacsv.read_csv(
-        path,
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-        ),
-    )
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return pc.utf8_trim_whitespace(column.cast(pa.string()))
+        trimmed = pc.utf8_trim_whitespace(column.cast(pa.string()))
+        return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)  # blank is missing
     if pa.types.is_date(column.type) or pa.types.is_timestamp(column.type):
         return pc.strftime(column, format="%Y-%m-%d")
     return column.cast(pa.string())
+
+
+@contextmanager
+def read_errors(path: Path | str) -> Iterator[None]:
+    """Turn an error the engine raises while reading `path` into a refusal naming the file.
+
+    DuckDB reads lazily: a CSV line it cannot split at all (more surplus fields than EXTRA_FIELDS) fails
+    only when a query runs, after the checks at opening.
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
 
 
 def _first_line(exc: Exception) -> str:
@@ -100,8 +116,29 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _duckdb_scan(path: Path) -> str:
-    """A DuckDB table function that streams the file, with a 0-based row number column ``_file_row``."""
+def _csv_header(path: Path) -> list[str]:
+    """The header row's names, read as RFC 4180 CSV (quoted names, a byte-order mark, CRLF)."""
+    if path.stat().st_size == 0:
+        raise UnusableInputError(f"{path}: the file is empty (a header row is required)")
+    try:
+        with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if path.suffix.lower() == ".gz"
+              else path.open(encoding="utf-8-sig", newline="")) as handle:  # fmt: skip
+            header = next(csv.reader(handle), [])
+    except (UnicodeDecodeError, OSError, csv.Error) as exc:
+        raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+    if not header:
+        raise UnusableInputError(f"{path}: the first line is empty (a header row is required)")
+    return header
+
+
+def _duckdb_scan(path: Path) -> tuple[str, list[str], str | None]:
+    """A DuckDB table function that streams the file, its column names, and a read-problem expression.
+
+    Rows carry a 0-based row number ``_file_row``. For CSV the dialect is fixed (comma, RFC 4180 quotes)
+    and the row is read into the header's columns plus EXTRA_FIELDS spare ones, so that a row with more
+    fields than the header fills a spare one and a row with fewer leaves a header column NULL (an empty
+    field is '' here: NULL is reserved for a missing one). The expression names such a row.
+    """
     if path.is_dir():
         raise UnusableInputError(
             f"{path}: is a folder; DuckDB reads one .csv or .parquet file (a folder of Parquet files, or a "
@@ -110,38 +147,79 @@ def _duckdb_scan(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         scan = f"read_parquet({_sql_text(str(path))}, file_row_number = true)"
-        return f"(SELECT *, file_row_number AS _file_row FROM {scan})"
-    if suffix in (".csv", ".txt", ".gz"):
-        if path.stat().st_size == 0:
-            raise UnusableInputError(f"{path}: the file is empty (a header row is required)")
-        # all_varchar: every value stays text, so a bad value is a reported problem on its row, not a read
-        # error; row_number() over () is DuckDB's order-preserving streaming window.
-        scan = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
-        return f"(SELECT *, row_number() OVER () - 1 AS _file_row FROM {scan})"
-    raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+        return f"(SELECT *, file_row_number AS _file_row FROM {scan})", _parquet_names(path, scan), None
+    if suffix not in CSV_SUFFIXES:
+        raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+    names = _csv_header(path)
+    spare = [f"_spare_{n}" for n in range(EXTRA_FIELDS)]
+    columns = ", ".join(
+        f"{_sql_text(n)}: 'VARCHAR'" for n in [*(f"_c{i}" for i in range(len(names))), *spare]
+    )
+    scan = (
+        f"read_csv({_sql_text(str(path))}, header = true, auto_detect = false, delim = ',', quote = '\"', "
+        f"escape = '\"', null_padding = true, nullstr = {_sql_text(MISSING_FIELD)}, columns = {{{columns}}})"
+    )
+    renamed = ", ".join(f"{_quote(f'_c{i}')} AS {_quote(name)}" for i, name in enumerate(names))
+    ragged = " OR ".join(
+        [*(f"{_quote(f'_c{i}')} IS NULL" for i in range(len(names))), *(f"{c} IS NOT NULL" for c in spare)]
+    )
+    problem = (
+        f"CASE WHEN {ragged} THEN 'input row ' || CAST(_file_row + 1 AS VARCHAR) || "
+        f"{_sql_text(READ_PROBLEM.format(fields=len(names)))} END"
+    )
+    # row_number() over () is DuckDB's order-preserving streaming window.
+    return (
+        f"(SELECT {renamed}, *, row_number() OVER () - 1 AS _file_row FROM {scan})",
+        names,
+        problem,
+    )
+
+
+def csv_relation(path: Path) -> str:
+    """A comma-separated file as a DuckDB relation: its header's columns, as written, and the
+    ``_read_problem`` of each row (see `_duckdb_scan`), for readers that map columns themselves."""
+    scan, names, problem = _duckdb_scan(path)
+    columns = ", ".join(_quote(name) for name in names)
+    return f"(SELECT {columns}, {problem} AS {READ_PROBLEM_COLUMN} FROM {scan})"
+
+
+def _parquet_names(path: Path, scan: str) -> list[str]:
+    try:
+        with duckdb.connect() as connection:
+            rows = connection.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+    except duckdb.Error as exc:
+        raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+    return [row[0] for row in rows if row[0] != "file_row_number"]
+
+
+def _duckdb_select(
+    connection: duckdb.DuckDBPyConnection, path: Path, required: Sequence[str], optional: Sequence[str]
+) -> str:
+    """SELECT of the file as trimmed text columns in lower case, ``_row`` and ``_read_problem``."""
+    if not path.exists():
+        raise UnusableInputError(f"{path}: no such file")
+    scan, names, problem = _duckdb_scan(path)
+    lowered = checked_column_names(path, names, required)
+    columns = [
+        f"NULLIF(trim(CAST({_quote(name)} AS VARCHAR)), '') AS {_quote(low)}"
+        for name, low in zip(names, lowered, strict=True)
+    ]
+    columns += [f"CAST(NULL AS VARCHAR) AS {_quote(name)}" for name in optional if name not in lowered]
+    columns += [f"_file_row AS {ROW}", f"{problem or 'CAST(NULL AS VARCHAR)'} AS {READ_PROBLEM_COLUMN}"]
+    select = f"SELECT {', '.join(columns)} FROM {scan}"
+    try:
+        connection.execute(f"DESCRIBE {select}")
+    except duckdb.Error as exc:
+        raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+    return select
 
 
 def _read_with_duckdb(con: ibis.BaseBackend, path: Path) -> ir.Table:
     """The file as a view on `con`: read by DuckDB as it is queried, never held whole in Python."""
-    if not path.exists():
-        raise UnusableInputError(f"{path}: no such file")
-    scan = _duckdb_scan(path)
     raw = con.con  # the DuckDB connection behind the Ibis backend
-    try:
-        names = [row[0] for row in raw.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
-    except Exception as exc:  # DuckDB raises its own error types for unreadable files
-        raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
-    names = [name for name in names if name not in ("file_row_number", "_file_row")]
-    lowered = checked_column_names(path, names, REQUIRED_COLUMNS)
-    columns = [
-        f"trim(CAST({_quote(name)} AS VARCHAR)) AS {_quote(low)}"
-        for name, low in zip(names, lowered, strict=True)
-    ]
-    columns += [
-        f"CAST(NULL AS VARCHAR) AS {_quote(name)}" for name in OPTIONAL_COLUMNS if name not in lowered
-    ]
+    select = _duckdb_select(raw, path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
     view = f"prescriptions_{uuid.uuid4().hex[:12]}"
-    raw.execute(f"CREATE TEMP VIEW {view} AS SELECT {', '.join(columns)}, _file_row AS {ROW} FROM {scan}")
+    raw.execute(f"CREATE TEMP VIEW {view} AS {select}")
     return con.table(view)
 
 
@@ -189,25 +267,35 @@ def _read_with_spark(con: ibis.BaseBackend, path: Path | str) -> ir.Table:
         raise UnusableInputError(f"{location}: no such file")
     session = con._session  # the SparkSession behind the Ibis backend
     kind = _file_kind(location)
+    corrupt = "_corrupt_row"
+    fields: int | None = None
     try:
         if kind == "parquet":
             frame = session.read.parquet(location)
         else:
             # RFC 4180 quoting, as DuckDB and Arrow read and write it: a quote inside a field is doubled.
             options = {"header": True, "inferSchema": False, "quote": '"', "escape": '"'}
-            frame = session.read.options(**options).csv(location)
+            header = session.read.options(**options).csv(location).columns
+            fields = len(header)
+            # A row whose number of fields differs from the header's lands in the corrupt-record column.
+            schema = T.StructType([T.StructField(name, T.StringType()) for name in [*header, corrupt]])
+            options |= {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": corrupt}
+            frame = session.read.options(**options).schema(schema).csv(location)
     except AnalysisException as exc:
         raise UnusableInputError(f"{location}: cannot be read ({_first_line(exc)})") from exc
-    lowered = checked_column_names(Path(location), frame.columns, REQUIRED_COLUMNS)
+    data = [field for field in frame.schema.fields if field.name != corrupt]
+    lowered = checked_column_names(Path(location), [field.name for field in data], REQUIRED_COLUMNS)
     columns = []
-    for field, low in zip(frame.schema.fields, lowered, strict=True):
+    for field, low in zip(data, lowered, strict=True):
         value = F.col(f"`{field.name}`")
         if isinstance(field.dataType, T.DateType | T.TimestampType):
             text = F.date_format(value, "yyyy-MM-dd")
         else:
             text = F.trim(value.cast("string"))
-        columns.append(text.alias(low))
+        columns.append(F.when(text != "", text).alias(low))  # a blank value is a missing one
     columns += [F.lit(None).cast("string").alias(name) for name in OPTIONAL_COLUMNS if name not in lowered]
+    ragged = F.col(corrupt).isNotNull() if fields is not None else F.lit(False)
+    columns.append(ragged.alias("_ragged"))
     split = F.spark_partition_id()
     numbered = frame.select(*columns, split.alias("_split"), F.monotonically_increasing_id().alias("_id"))
     # monotonically_increasing_id is (split << 33) + position in the split: count each split's rows once,
@@ -220,9 +308,14 @@ def _read_with_spark(con: ibis.BaseBackend, path: Path | str) -> ir.Table:
         offsets.append((number, total))
         total += n
     starts = session.createDataFrame(offsets or [(0, 0)], "_split INT, _offset LONG")
-    row = (F.col("_offset") + F.col("_id") - F.shiftleft(F.col("_split").cast("long"), 33)).alias(ROW)
-    keep = [c for c in numbered.columns if c not in ("_split", "_id")]
-    table = numbered.join(F.broadcast(starts), "_split").select(*keep, row)
+    row = F.col("_offset") + F.col("_id") - F.shiftleft(F.col("_split").cast("long"), 33)
+    keep = [c for c in numbered.columns if c not in ("_split", "_id", "_ragged")]
+    message = F.concat(
+        F.lit("input row "), (row + 1).cast("string"), F.lit(READ_PROBLEM.format(fields=fields))
+    )
+    problem = F.when(F.col("_ragged"), message).otherwise(F.lit(None).cast("string"))
+    joined = numbered.join(F.broadcast(starts), "_split")
+    table = joined.select(*keep, row.alias(ROW), problem.alias(READ_PROBLEM_COLUMN))
     view = f"prescriptions_{uuid.uuid4().hex[:12]}"
     table.createOrReplaceTempView(view)
     return con.table(view)
@@ -255,4 +348,5 @@ def prescriptions_from_records(records: Sequence[dict[str, object]]) -> ir.Table
         values = [record.get(name) for record in records]
         columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
     columns[ROW] = pa.array(range(len(records)), pa.int64())
+    columns[READ_PROBLEM_COLUMN] = pa.nulls(len(records), pa.string())
     return ibis.memtable(pa.table(columns))

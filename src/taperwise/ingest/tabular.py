@@ -25,6 +25,7 @@ from taperwise.canonical import (
     PRESCRIPTION_REQUIRED,
 )
 from taperwise.errors import UnusableInputError
+from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, csv_relation
 from taperwise.ingest.common import IngestSink, sibling
 
 BATCH = 10_000
@@ -38,10 +39,14 @@ def _quote(name: str) -> str:
 def _relation(path: Path) -> str:
     text = "'" + str(path).replace("'", "''") + "'"
     suffix = path.suffix.lower()
+    no_problem = f"CAST(NULL AS VARCHAR) AS {READ_PROBLEM_COLUMN}"
     if suffix in (".parquet", ".pq"):
-        return f"read_parquet({text})"
-    if suffix in (".csv", ".txt", ".tsv", ".gz"):
-        return f"read_csv({text}, all_varchar = true, header = true)"
+        return f"(SELECT *, {no_problem} FROM read_parquet({text}))"
+    if suffix == ".tsv":  # tab-separated: DuckDB's sniffer finds the dialect
+        return f"(SELECT *, {no_problem} FROM read_csv({text}, all_varchar = true, header = true))"
+    if suffix in (".csv", ".txt", ".gz"):
+        # The canonical reader's comma dialect: a row with the wrong number of fields is named, not guessed.
+        return csv_relation(path)
     raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
 
 
@@ -49,7 +54,8 @@ def _columns(connection: duckdb.DuckDBPyConnection, path: Path, relation: str) -
     if path.stat().st_size == 0:
         raise UnusableInputError(f"{path}: the file is empty (a header row is required)")
     try:
-        return [str(row[0]) for row in connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+        described = connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        return [str(row[0]) for row in described if row[0] != READ_PROBLEM_COLUMN]
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnusableInputError(f"{path}: cannot be read ({first})") from exc
@@ -122,13 +128,16 @@ def _read_prescriptions(
         ).fetchall()
     }
     seen: set[str] = set()
-    cursor = connection.execute(f"SELECT {select} FROM {relation}")
+    cursor = connection.execute(f"SELECT {select}, {READ_PROBLEM_COLUMN} FROM {relation}")
     line = 1  # data rows are counted from 1, as a spreadsheet shows them below the header
     while batch := cursor.fetchmany(BATCH):
-        for values in batch:
+        for *values, problem in batch:
             line += 1
             row = _row(PRESCRIPTION_COLUMNS, values)
             where = f"{source.name} row {line - 1}"
+            if problem is not None:
+                sink.report(where, row["rx_id"] or "", "malformed_row", str(problem))
+                continue
             absent = [name for name in _IDENTITY if not row[name]]
             if absent:
                 sink.report(
@@ -167,10 +176,16 @@ def _carry_over(
     relation = _relation(path)
     select = _select_list(path, _columns(connection, path, relation), columns, columns[:1], {})
     add = sink.patient if part == "patients" else sink.event
-    cursor = connection.execute(f"SELECT {select} FROM {relation}")
+    cursor = connection.execute(f"SELECT {select}, {READ_PROBLEM_COLUMN} FROM {relation}")
+    line = 0
     while batch := cursor.fetchmany(BATCH):
-        for values in batch:
-            add(_row(columns, values))
+        for *values, problem in batch:
+            line += 1
+            row = _row(columns, values)
+            if problem is not None:
+                sink.report(f"{path.name} row {line}", row[columns[0]] or "", "malformed_row", str(problem))
+                continue
+            add(row)
         sink.read(f"csv_{part}_row", len(batch))
 
 
