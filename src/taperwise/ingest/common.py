@@ -8,6 +8,7 @@ memory streams through.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,17 +57,21 @@ def sibling(path: Path, part: str, suffix: str | None = None) -> Path:
 
 
 class _TableWriter:
+    """Streams rows to a hidden partial file beside `path`; `commit` moves it into place, `discard` removes
+    it. A failed run therefore leaves no half-written output, and an earlier good one stays untouched."""
+
     def __init__(self, path: Path, columns: Sequence[str]) -> None:
         self.path = path
+        self.partial = path.with_name(f".{path.name}.partial")
         self.columns = tuple(columns)
         self.rows_written = 0
         self._buffer: list[Row] = []
         schema = pa.schema([(name, pa.string()) for name in columns])
         suffix = path.suffix.lower()
         if suffix == ".parquet":
-            self._writer: pq.ParquetWriter | pacsv.CSVWriter = pq.ParquetWriter(path, schema)
+            self._writer: pq.ParquetWriter | pacsv.CSVWriter = pq.ParquetWriter(self.partial, schema)
         elif suffix == ".csv":
-            self._writer = pacsv.CSVWriter(path, schema)
+            self._writer = pacsv.CSVWriter(self.partial, schema)
         else:
             raise UnusableInputError(f"{path}: output must end in .csv or .parquet")
 
@@ -81,9 +86,14 @@ class _TableWriter:
             self.rows_written += len(self._buffer)
             self._buffer = []
 
-    def close(self) -> None:
+    def commit(self) -> None:
         self.flush()
         self._writer.close()
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        self._writer.close()
+        self.partial.unlink(missing_ok=True)
 
 
 class IngestSink:
@@ -101,10 +111,17 @@ class IngestSink:
             "events": sibling(output, "events"),
             "problems": sibling(output, "problems", ".csv"),
         }
-        self._prescriptions = _TableWriter(self.paths["prescriptions"], PRESCRIPTION_COLUMNS)
-        self._patients = _TableWriter(self.paths["patients"], PATIENT_COLUMNS)
-        self._events = _TableWriter(self.paths["events"], EVENT_COLUMNS)
-        self._problems = _TableWriter(self.paths["problems"], PROBLEM_COLUMNS)
+        self._writers: list[_TableWriter] = []
+        try:
+            for part, columns in (
+                ("prescriptions", PRESCRIPTION_COLUMNS), ("patients", PATIENT_COLUMNS),
+                ("events", EVENT_COLUMNS), ("problems", PROBLEM_COLUMNS),
+            ):  # fmt: skip
+                self._writers.append(_TableWriter(self.paths[part], columns))
+        except BaseException:
+            self.discard()
+            raise
+        self._prescriptions, self._patients, self._events, self._problems = self._writers
         self.records_read: Counter[str] = Counter()
         self.problem_kinds: Counter[str] = Counter()
         self.patient_ids: set[str] = set()
@@ -133,8 +150,14 @@ class IngestSink:
         return self._prescriptions.rows_written + len(self._prescriptions._buffer)
 
     def close(self) -> None:
-        for writer in (self._prescriptions, self._patients, self._events, self._problems):
-            writer.close()
+        """Put the four files in place (they appear together, only when the whole read succeeded)."""
+        for writer in self._writers:
+            writer.commit()
+
+    def discard(self) -> None:
+        """Remove what was written so far: a run that failed leaves no output."""
+        for writer in self._writers:
+            writer.discard()
 
     def __enter__(self) -> IngestSink:
         return self
@@ -142,4 +165,7 @@ class IngestSink:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        if kind is None:
+            self.close()
+        else:
+            self.discard()
