@@ -36,7 +36,7 @@ READ_PROBLEM_COLUMN = "_read_problem"
 READ_PROBLEM = (
     " does not have the {fields} fields of the header: its values may be shifted, so it is not read"
 )
-CSV_SUFFIXES = (".csv", ".txt", ".gz")
+CSV_SUFFIXES = (".csv", ".txt", ".gz", ".tsv")  # .tsv: tab-separated, otherwise the same dialect
 EXTRA_FIELDS = 8  # spare columns that catch a row's surplus fields; more than this refuses the file
 MISSING_FIELD = "\u2400missing\u2400"  # never in real data: lets DuckDB tell a missing field from ''
 
@@ -116,14 +116,14 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _csv_header(path: Path) -> list[str]:
+def _csv_header(path: Path, delimiter: str = ",") -> list[str]:
     """The header row's names, read as RFC 4180 CSV (quoted names, a byte-order mark, CRLF)."""
     if path.stat().st_size == 0:
         raise UnusableInputError(f"{path}: the file is empty (a header row is required)")
     try:
         with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if path.suffix.lower() == ".gz"
               else path.open(encoding="utf-8-sig", newline="")) as handle:  # fmt: skip
-            header = next(csv.reader(handle), [])
+            header = next(csv.reader(handle, delimiter=delimiter), [])
     except (UnicodeDecodeError, OSError, csv.Error) as exc:
         raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
     if not header:
@@ -150,13 +150,15 @@ def _duckdb_scan(path: Path) -> tuple[str, list[str], str | None]:
         return f"(SELECT *, file_row_number AS _file_row FROM {scan})", _parquet_names(path, scan), None
     if suffix not in CSV_SUFFIXES:
         raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
-    names = _csv_header(path)
+    delimiter = "\t" if suffix == ".tsv" else ","
+    names = _csv_header(path, delimiter)
     spare = [f"_spare_{n}" for n in range(EXTRA_FIELDS)]
     columns = ", ".join(
         f"{_sql_text(n)}: 'VARCHAR'" for n in [*(f"_c{i}" for i in range(len(names))), *spare]
     )
     scan = (
-        f"read_csv({_sql_text(str(path))}, header = true, auto_detect = false, delim = ',', quote = '\"', "
+        f"read_csv({_sql_text(str(path))}, header = true, auto_detect = false, "
+        f"delim = {_sql_text(delimiter)}, quote = '\"', "
         f"escape = '\"', null_padding = true, nullstr = {_sql_text(MISSING_FIELD)}, columns = {{{columns}}})"
     )
     renamed = ", ".join(f"{_quote(f'_c{i}')} AS {_quote(name)}" for i, name in enumerate(names))
@@ -176,8 +178,8 @@ def _duckdb_scan(path: Path) -> tuple[str, list[str], str | None]:
 
 
 def csv_relation(path: Path) -> str:
-    """A comma-separated file as a DuckDB relation: its header's columns, as written, and the
-    ``_read_problem`` of each row (see `_duckdb_scan`), for readers that map columns themselves."""
+    """A CSV (or, by its name, tab-separated) file as a DuckDB relation: its header's columns, as written,
+    and the ``_read_problem`` of each row (see `_duckdb_scan`), for readers that map columns themselves."""
     scan, names, problem = _duckdb_scan(path)
     columns = ", ".join(_quote(name) for name in names)
     return f"(SELECT {columns}, {problem} AS {READ_PROBLEM_COLUMN} FROM {scan})"

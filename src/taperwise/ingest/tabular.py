@@ -39,13 +39,10 @@ def _quote(name: str) -> str:
 def _relation(path: Path) -> str:
     text = "'" + str(path).replace("'", "''") + "'"
     suffix = path.suffix.lower()
-    no_problem = f"CAST(NULL AS VARCHAR) AS {READ_PROBLEM_COLUMN}"
     if suffix in (".parquet", ".pq"):
-        return f"(SELECT *, {no_problem} FROM read_parquet({text}))"
-    if suffix == ".tsv":  # tab-separated: DuckDB's sniffer finds the dialect
-        return f"(SELECT *, {no_problem} FROM read_csv({text}, all_varchar = true, header = true))"
-    if suffix in (".csv", ".txt", ".gz"):
-        # The canonical reader's comma dialect: a row with the wrong number of fields is named, not guessed.
+        return f"(SELECT *, CAST(NULL AS VARCHAR) AS {READ_PROBLEM_COLUMN} FROM read_parquet({text}))"
+    if suffix in (".csv", ".txt", ".tsv", ".gz"):
+        # The canonical reader's fixed dialect: a row with the wrong number of fields is named, not guessed.
         return csv_relation(path)
     raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
 

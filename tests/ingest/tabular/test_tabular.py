@@ -55,19 +55,30 @@ def test_rows_without_identity_or_with_a_repeated_rx_id_become_problems(tmp_path
     assert result.sink.records_read["csv_row"] == 5
 
 
-def test_a_row_with_the_wrong_number_of_fields_becomes_a_problem_and_the_rest_is_read(tmp_path: Path) -> None:
-    source = tmp_path / "ragged.csv"
-    source.write_text(
-        "patient_id,rx_id,drug,start_date,days_supply,quantity\n"
-        "P1,R1,Oxycodone Hydrochloride 5 MG Oral Tablet,2025-01-01,30,60\n"
-        "P2,R2,Acetaminophen 325 MG, Oxycodone Hydrochloride 5 MG Oral Tablet,2025-01-01,30,60\n"
-        "P3,R3,Oxycodone Hydrochloride 5 MG Oral Tablet,2025-01-01,30,60\n",
-        encoding="utf-8",
-    )
+@pytest.mark.parametrize("separator", [",", "\t"], ids=["csv", "tsv"])
+def test_a_row_with_the_wrong_number_of_fields_becomes_a_problem_and_the_rest_is_read(
+    tmp_path: Path, separator: str
+) -> None:
+    rows = [
+        ["patient_id", "rx_id", "drug", "start_date", "days_supply", "quantity"],
+        ["P1", "R1", "Oxycodone Hydrochloride 5 MG Oral Tablet", "2025-01-01", "30", "60"],
+        [
+            "P2",
+            "R2",
+            "Acetaminophen 325 MG",
+            "Oxycodone Hydrochloride 5 MG Oral Tablet",
+            "2025-01-01",
+            "30",
+            "60",
+        ],
+        ["P3", "R3", "Oxycodone Hydrochloride 5 MG Oral Tablet", "2025-01-01", "30", "60"],
+    ]
+    source = tmp_path / ("ragged.tsv" if separator == "\t" else "ragged.csv")
+    source.write_text("".join(separator.join(row) + "\n" for row in rows), encoding="utf-8")
     result = ingest(lambda sink: read_tabular(source, sink), tmp_path)
     assert [row["rx_id"] for row in result.prescriptions] == ["R1", "R3"]
     (malformed,) = result.problems_of("malformed_row")
-    assert (malformed["source"], malformed["record"]) == ("ragged.csv row 2", "R2")
+    assert (malformed["source"], malformed["record"]) == (f"{source.name} row 2", "R2")
     assert "does not have the 6 fields of the header" in malformed["message"]
 
 
