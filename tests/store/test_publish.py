@@ -112,6 +112,24 @@ def test_unusable_rows_are_refused_and_listed_while_the_rest_is_published(
     assert _count(store, RegistryEntry) == 9 - 2
 
 
+def test_a_registry_row_with_a_field_too_many_is_refused_not_loaded_shifted(
+    store: Store, registry_files: dict[str, Path], tmp_path: Path
+) -> None:
+    lines = registry_files["registry"].read_text(encoding="utf-8").splitlines()
+    lines[4] += ",surplus"
+    ragged = tmp_path / "registry.csv"
+    ragged.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with store.session() as s:
+        snapshot = repo.publish_registry(
+            s, ragged, registry_files["metadata"], registry_files["segments"], None, None, "ORG-A"
+        )
+        problems = json.loads(snapshot.problems_json)
+    assert [p["row"] for p in problems] == [4]
+    assert problems[0]["problem"].startswith("input row 4 does not have the 16 fields of the header")
+    assert problems[0]["problem"].endswith("; the row was not loaded")
+    assert _count(store, RegistryEntry) == 9 - 1
+
+
 def test_a_missing_metadata_file_is_refused_naming_it(store: Store, registry_files: dict[str, Path]) -> None:
     missing = registry_files["registry"].with_name("nowhere.metadata.json")
     with pytest.raises(UnusableInputError, match=r"nowhere\.metadata\.json"), store.session() as s:

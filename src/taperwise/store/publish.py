@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from taperwise.canonical import EVENT_COLUMNS
 from taperwise.digest import file_sha256
 from taperwise.errors import UnusableInputError
-from taperwise.exposure.prescriptions import ROW, read_table_file
+from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, ROW, read_table_file
 from taperwise.exposure.registry import HARM_COLUMNS, REGISTRY_COLUMNS
 from taperwise.exposure.segments import SEGMENT_COLUMNS
 from taperwise.store.audit import record_audit
@@ -177,6 +177,9 @@ def _parse(
 ) -> dict[str, Any] | None:
     """Typed values of one row, or None (with a problem line) when any value is unusable."""
     record = raw.get("patient_id")
+    if raw.get(READ_PROBLEM_COLUMN):  # a CSV row whose fields are not the header's: values may be shifted
+        problems.add(path, raw[ROW], record, f"{raw[READ_PROBLEM_COLUMN]}; the row was not loaded")
+        return None
     for name, value in raw.items():
         if isinstance(value, str) and "\x00" in value:
             problems.add(path, raw[ROW], record, f"{name} contains a NUL byte; the row was not loaded")
