@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +33,8 @@ def _visit(**fields: Any) -> FollowUp:
 def test_every_decision_row_has_a_test() -> None:
     rows = [row["id"] for row in load_rules().decisions["rows"]]
     tested = [name for name in globals() if name.startswith("test_row_")]
-    assert len(tested) == len(rows) == 9
+    assert len(tested) == len(rows) == 15
+    assert sorted(int(name.split("_")[2][1:]) for name in tested) == list(range(1, 16))
 
 
 def test_row_d1_phq9_item9_above_zero_refers(plan: TaperPlan) -> None:
@@ -51,44 +52,46 @@ def test_row_d2_oud_signs_refer_to_medication_treatment(plan: TaperPlan) -> None
     assert "medication treatment" in decision.reason
 
 
-def test_row_d3_a_second_pause_slows_the_taper(plan: TaperPlan) -> None:
+def test_row_d8_a_second_pause_slows_the_taper(plan: TaperPlan) -> None:
     paused = adapt_plan(plan, _visit(preference="pause"))
     again = FollowUp.from_dict({"date": "2025-03-03", "preference": "pause"})
     decision = decide(paused, again)
-    assert (decision.rule, decision.decision) == ("D-3", "slow")
+    assert (decision.rule, decision.decision) == ("D-8", "slow")
     slowed = adapt_plan(paused, again)
     assert slowed.paces[0].every_days == 56
     assert [s.days for s in slowed.steps[:3]] == [56, 56, 56]
 
 
-def test_row_d4_cows_13_or_more_pauses(plan: TaperPlan) -> None:
-    assert decide(plan, _visit(cows=13)).rule == "D-4"
-    assert decide(plan, _visit(cows=12)).rule == "D-9"
+def test_row_d9_cows_13_to_24_pauses(plan: TaperPlan) -> None:
+    assert decide(plan, _visit(cows=13)).rule == "D-9"
+    assert decide(plan, _visit(cows=24)).rule == "D-9"
+    assert decide(plan, _visit(cows=12)).rule == "D-15"
+    assert "withdrawal_severe" not in adapt_plan(plan, _visit(cows=24)).warning_codes()
 
 
-def test_row_d5_marked_sows_pauses(plan: TaperPlan) -> None:
-    assert decide(plan, _visit(sows=17)).rule == "D-5"
+def test_row_d10_marked_sows_pauses(plan: TaperPlan) -> None:
+    assert decide(plan, _visit(sows=17)).rule == "D-10"
 
 
-def test_row_d6_peg_worse_by_30_percent_pauses(plan: TaperPlan) -> None:
-    assert decide(plan, _visit(peg=6.5)).rule == "D-6"  # 5 -> 6.5 is 30% worse
-    assert decide(plan, _visit(peg=6)).rule == "D-9"
+def test_row_d11_peg_worse_by_30_percent_pauses(plan: TaperPlan) -> None:
+    assert decide(plan, _visit(peg=6.5)).rule == "D-11"  # 5 -> 6.5 is 30% worse
+    assert decide(plan, _visit(peg=6)).rule == "D-15"
 
 
-def test_row_d7_the_patient_asks_to_pause(plan: TaperPlan) -> None:
+def test_row_d12_the_patient_asks_to_pause(plan: TaperPlan) -> None:
     decision = decide(plan, _visit(preference="pause"))
-    assert (decision.rule, decision.decision) == ("D-7", "pause")
+    assert (decision.rule, decision.decision) == ("D-12", "pause")
     adapted = adapt_plan(plan, _visit(preference="pause"))
     assert adapted.steps[0].kind == "hold"
     assert adapted.steps[0].days == 28
     assert adapted.steps[0].administrations == plan.steps[0].administrations  # the dose taken is held
 
 
-def test_row_d8_the_patient_asks_to_slow_down(plan: TaperPlan) -> None:
+def test_row_d13_the_patient_asks_to_slow_down(plan: TaperPlan) -> None:
     assert decide(plan, _visit(preference="slow")).decision == "slow"
 
 
-def test_row_d9_otherwise_continue(plan: TaperPlan) -> None:
+def test_row_d15_otherwise_continue(plan: TaperPlan) -> None:
     adapted = adapt_plan(plan, _visit(cows=3, peg=5))
     assert adapted.history[-1].decision == "continue"
     assert adapted.daily_totals("morphine") == [Decimal(v) for v in (225, 180, 135, 90, 45, 30, 15, 0)]
@@ -112,7 +115,7 @@ def test_doses_taken_above_the_plan_are_never_planned_higher(plan: TaperPlan) ->
 def test_history_keeps_decision_reason_and_superseded_steps(plan: TaperPlan) -> None:
     adapted = adapt_plan(plan, _visit(preference="pause"))
     entry = adapted.history[-1]
-    assert (entry.date, entry.decision, entry.rule) == (date(2025, 2, 3), "pause", "D-7")
+    assert (entry.date, entry.decision, entry.rule) == (date(2025, 2, 3), "pause", "D-12")
     assert entry.reason
     assert entry.follow_up["preference"] == "pause"
     assert [s["start_date"] for s in entry.superseded_steps] == ["2025-01-06"]
@@ -137,3 +140,160 @@ def test_adapting_a_short_plan_keeps_original_percentages() -> None:
         plan, {"date": "2025-02-03", "doses_taken": [{"regimen_index": 0, "doses": [60, 60, 60]}]}
     )
     assert adapted.steps[1].requested_reduction == Decimal(27)
+
+
+# Referral holds are sticky --------------------------------------------------------------------------
+
+REVIEW = {"by": "Dr B Osei, liaison psychiatrist", "date": "2025-03-01", "decision": "resume"}
+
+
+def _referred(plan: TaperPlan) -> TaperPlan:
+    return adapt_plan(plan, _visit(phq9_item9=1))
+
+
+def test_row_d4_a_routine_follow_up_keeps_an_open_referral_held(plan: TaperPlan) -> None:
+    referred = _referred(plan)
+    routine = {"date": "2025-03-03", "phq9_item9": 0, "cows": 2, "preference": "continue"}
+    decision = decide(referred, FollowUp.from_dict(routine))
+    assert (decision.rule, decision.decision) == ("D-4", "refer")
+    held = adapt_plan(referred, routine)
+    assert [s.kind for s in held.steps] == ["hold"]
+    assert held.steps[0].administrations == referred.steps[0].administrations
+    warning = next(w for w in held.warnings if w.code == "referred")
+    assert warning.severity == "requires_review"
+    assert "2025-02-03 (rule D-1)" in warning.message  # names the referral that opened the hold
+    again = adapt_plan(held, {"date": "2025-04-03", "preference": "continue"})
+    assert [s.kind for s in again.steps] == ["hold"]
+    assert "referred" in again.warning_codes()
+
+
+def test_row_d3_the_specialist_may_keep_the_hold(plan: TaperPlan) -> None:
+    visit = {"date": "2025-03-03", "specialist_review": {**REVIEW, "decision": "hold"}}
+    decision = decide(_referred(plan), FollowUp.from_dict(visit))
+    assert (decision.rule, decision.decision) == ("D-3", "refer")
+    held = adapt_plan(_referred(plan), visit)
+    assert [s.kind for s in held.steps] == ["hold"]
+    assert {"referred", "specialist_review"} <= held.warning_codes()
+
+
+def test_row_d14_a_specialist_review_to_resume_ends_the_hold(plan: TaperPlan) -> None:
+    referred = _referred(plan)
+    visit = {"date": "2025-03-03", "specialist_review": REVIEW}
+    decision = decide(referred, FollowUp.from_dict(visit))
+    assert (decision.rule, decision.decision) == ("D-14", "continue")
+    resumed = adapt_plan(referred, visit)
+    assert resumed.steps[0].kind == "reduction"
+    assert "referred" not in resumed.warning_codes()
+    review = next(w for w in resumed.warnings if w.code == "specialist_review")
+    assert "Dr B Osei" in review.message
+    assert "2025-03-01" in review.message
+    assert resumed.history[-1].follow_up["specialist_review"]["by"] == REVIEW["by"]
+
+
+def test_row_d5_a_specialist_review_may_resume_at_half_the_rate(plan: TaperPlan) -> None:
+    visit = {"date": "2025-03-03", "specialist_review": {**REVIEW, "decision": "slow"}}
+    decision = decide(_referred(plan), FollowUp.from_dict(visit))
+    assert (decision.rule, decision.decision) == ("D-5", "slow")
+    assert adapt_plan(_referred(plan), visit).paces[0].every_days == 56
+
+
+def test_a_new_suicide_risk_at_the_review_visit_refers_again(plan: TaperPlan) -> None:
+    visit = {"date": "2025-03-03", "phq9_item9": 2, "specialist_review": REVIEW}
+    assert decide(_referred(plan), FollowUp.from_dict(visit)).rule == "D-1"
+
+
+def test_no_decision_row_lifts_an_open_referral() -> None:
+    """Every combination of facts a routine visit can bring: with a referral open and no review, refer."""
+    rules = load_rules()
+    table = rules.decisions
+    from taperwise.taper.adapt import _holds
+
+    for cows, sows, worse, pref, back in itertools.product(
+        (None, 0, 13, 30),
+        (None, 0, 20),
+        (None, 0, 40),
+        ("continue", "pause", "slow"),
+        (None, "return_to_previous_dose"),
+    ):
+        facts = {"cows": cows, "sows": sows, "peg": None, "peg_worse_percent": worse, "phq9_item9": 0,
+                 "oud_signs": False, "preference": pref, "previous_decision": "refer", "referral_open": True,
+                 "specialist_decision": None, "clinician_choice": back}  # fmt: skip
+        row = next(r for r in table["rows"] if _holds(r["when"], facts, table["conditions"]))
+        assert row["decision"] == "refer", (row["id"], facts)
+
+
+def test_a_specialist_review_must_name_who_when_and_what(plan: TaperPlan) -> None:
+    referred = _referred(plan)
+    for bad, field in (
+        ({"date": "2025-03-01", "decision": "resume"}, "follow_up.specialist_review.by"),
+        ({**REVIEW, "decision": "carry on"}, "follow_up.specialist_review.decision"),
+        ({**REVIEW, "date": "2025-04-01"}, "follow_up.specialist_review.date"),
+        ({**REVIEW, "by": "  "}, "follow_up.specialist_review.by"),
+    ):
+        with pytest.raises(RequestValidationError) as caught:
+            adapt_plan(referred, {"date": "2025-03-03", "specialist_review": bad})
+        assert caught.value.field == field
+
+
+# Timing: pauses count from the end of the step, severe withdrawal, stepping back ------------------------
+
+
+def test_a_pause_counts_from_the_end_of_the_step_in_force() -> None:
+    # 5 mg/day every 28 days from 15 mg steps: step 1 lasts 84 days; a pause on day 14 adds 28 days
+    plan = plan_taper(request(morphine_er(), pace={"reduction": 5, "unit": "absolute", "every_days": 28}))
+    assert plan.steps[0].days == 84
+    paused = adapt_plan(plan, {"date": "2025-01-20", "preference": "pause"})
+    assert paused.steps[0].kind == "hold"
+    assert paused.steps[1].start_date == plan.steps[1].start_date + timedelta(days=28)
+    assert "until 2025-04-28" in next(w.message for w in paused.warnings if w.code == "taper_paused")
+
+
+def test_slowing_never_brings_the_next_change_forward() -> None:
+    plan = plan_taper(request(morphine_er(), pace={"reduction": 5, "unit": "absolute", "every_days": 28}))
+    slowed = adapt_plan(plan, {"date": "2025-01-20", "preference": "slow"})
+    assert slowed.steps[1].start_date >= plan.steps[1].start_date
+
+
+def test_continuing_keeps_the_planned_date_of_the_next_change() -> None:
+    plan = plan_taper(request(morphine_er(), pace={"reduction": 5, "unit": "absolute", "every_days": 28}))
+    continued = adapt_plan(
+        plan, {"date": "2025-01-20", "doses_taken": [{"regimen_index": 0, "doses": [75, 90, 90]}]}
+    )
+    assert continued.steps[1].start_date == plan.steps[1].start_date
+
+
+def test_row_d7_moderately_severe_withdrawal_pauses_and_requires_review(plan: TaperPlan) -> None:
+    decision = decide(plan, _visit(cows=25))
+    assert (decision.rule, decision.decision) == ("D-7", "pause")
+    adapted = adapt_plan(plan, _visit(cows=25))
+    severe = next(w for w in adapted.warnings if w.code == "withdrawal_severe")
+    assert severe.severity == "requires_review"
+    assert adapted.review_required
+
+
+def test_severe_withdrawal_is_flagged_even_while_a_referral_holds(plan: TaperPlan) -> None:
+    held = adapt_plan(_referred(plan), {"date": "2025-03-03", "cows": 30})
+    assert {"withdrawal_severe", "referred"} <= held.warning_codes()
+
+
+def test_row_d6_the_clinician_may_return_to_the_previous_dose(plan: TaperPlan) -> None:
+    second = adapt_plan(plan, _visit())  # continue: 60 mg Q8h from 2025-02-03
+    back = {"by": "Dr C Reyes, GP", "reason": "pain much worse and poor sleep since the last step"}
+    visit = {"date": "2025-02-17", "return_to_previous_dose": back}
+    decision = decide(second, FollowUp.from_dict(visit))
+    assert (decision.rule, decision.decision) == ("D-6", "step_back")
+    stepped = adapt_plan(second, visit)
+    assert stepped.baseline.daily_dose["morphine"].amount == 225  # the previous step: 75 mg Q8h
+    assert stepped.steps[0].kind == "hold"
+    assert stepped.steps[0].days == 28
+    assert stepped.paces[0].every_days == 56
+    warning = next(w for w in stepped.warnings if w.code == "returned_to_previous_dose")
+    assert "Dr C Reyes" in warning.message
+    assert "pain much worse" in warning.message
+    assert warning.severity == "caution"
+
+
+def test_a_patient_preference_never_returns_to_a_higher_dose(plan: TaperPlan) -> None:
+    second = adapt_plan(plan, _visit())
+    adapted = adapt_plan(second, {"date": "2025-02-17", "preference": "pause"})
+    assert adapted.baseline.daily_dose["morphine"].amount == 180

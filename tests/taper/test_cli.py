@@ -65,3 +65,40 @@ def test_help_shows_an_example() -> None:
         result = runner.invoke(cli, ["taper", command, "--help"])
         assert result.exit_code == 0
         assert f"taperwise taper {command}" in result.output
+
+
+def _plan_file(tmp_path: Path, content: bytes) -> Any:
+    path = tmp_path / "request.json"
+    path.write_bytes(content)
+    return runner.invoke(cli, ["taper", "plan", str(path), "-o", str(tmp_path / "plan.json")])
+
+
+def test_bytes_that_are_not_utf8_exit_2_with_one_line(tmp_path: Path) -> None:
+    result = _plan_file(tmp_path, b'{"start_date": "2025-01-06", "drug": "\xff\xfe"}')
+    assert result.exit_code == 2
+    assert "not UTF-8 text" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_deep_nesting_and_huge_files_exit_2(tmp_path: Path) -> None:
+    result = _plan_file(tmp_path, b"[" * 200_000)
+    assert result.exit_code == 2
+    assert "nested too deeply" in result.output or "not valid JSON" in result.output
+    result = _plan_file(tmp_path, b" " * 6_000_000 + b"{}")
+    assert result.exit_code == 2
+    assert "larger than 5 MB" in result.output
+
+
+def test_a_hostile_plan_file_for_adapt_exits_2(tmp_path: Path) -> None:
+    plan = _write(tmp_path / "plan.json", {"request": {}, "steps": [{"start_date": {"x": 1}}]})
+    visit = _write(tmp_path / "follow-up.json", {"date": "2025-02-03"})
+    result = runner.invoke(cli, ["taper", "adapt", str(plan), str(visit), "-o", str(tmp_path / "new.json")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_an_unwritable_output_exits_2(tmp_path: Path) -> None:
+    req = _write(tmp_path / "request.json", request(morphine_er()))
+    result = runner.invoke(cli, ["taper", "plan", str(req), "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "cannot be written" in result.output

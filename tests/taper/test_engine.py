@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from decimal import Decimal
@@ -46,11 +47,12 @@ def test_patch_taper_uses_real_patch_strengths_and_ends_with_a_caution() -> None
     assert all(s.kind != "interval_extension" for s in plan.steps)
 
 
-def test_patch_doses_may_combine_strengths_with_the_fewest_patches() -> None:
+def test_patch_doses_may_combine_two_strengths_with_the_fewest_patches() -> None:
     plan = plan_taper(request(fentanyl(100, strengths=[12, 25, 50, 100]), pace=MONTHLY_10))
     first = plan.steps[0].administrations[0]
-    assert first.dose == Decimal(87)
-    assert [(int(u.strength), u.count) for u in first.units] == [(50, 1), (25, 1), (12, 1)]
+    assert first.dose == Decimal(87)  # 50 + 25 + 12 would be three strengths at once (S-2)
+    assert [(int(u.strength), u.count) for u in first.units] == [(25, 3), (12, 1)]
+    assert [(int(u.strength), u.count) for u in plan.steps[1].administrations[0].units] == [(50, 1), (25, 1)]
 
 
 def test_patches_are_dispensed_in_whole_boxes() -> None:
@@ -59,10 +61,16 @@ def test_patches_are_dispensed_in_whole_boxes() -> None:
             fentanyl(25, strengths=[12, 25]), pace={"reduction": 13, "unit": "absolute", "every_days": 28}
         )
     )
-    line = plan.steps[0].dispense[0]
+    # 25 -> 12 at 13 mcg/hr per 28 days; the 12 mcg/hr patch is kept 54 days (the change into it and its
+    # removal, 25 mcg/hr together), supplied in instalments of 28 and 26 days
+    assert plan.steps[0].days == 54
+    first = plan.steps[0].instalments[0]
+    line = first.dispense[0]
     applications = math.ceil(28 * 24 / 72)  # 10 patches of 12 mcg/hr for 28 days, one every 72 hours
+    assert first.days == 28
     assert (line.strength, line.boxes, line.units_per_box) == (Decimal(12), 2, 5)
     assert line.quantity == 10 >= applications
+    assert plan.steps[0].dispense[0].boxes == sum(i.dispense[0].boxes or 0 for i in plan.steps[0].instalments)
 
 
 def test_oral_dispensing_counts_each_strength_for_the_step(va_example_1: dict[str, object]) -> None:
@@ -88,21 +96,28 @@ def test_too_small_a_step_lengthens_the_interval_so_the_rate_is_not_exceeded() -
     assert "interval_lengthened" in plan.warning_codes()
 
 
-def test_no_step_is_more_than_one_and_a_half_times_the_requested_reduction() -> None:
+def test_a_step_larger_than_requested_is_given_a_longer_interval_never_the_normal_one() -> None:
+    # 20 mg/day asked; the nearest achievable is 15 (one administration) or 30 (two): 15 is nearer
     plan = plan_taper(request(morphine_er(), pace={"reduction": 20, "unit": "absolute", "every_days": 28}))
-    for step in plan.steps:
-        if step.kind == "reduction" and step.days is not None and step.days == 28:
-            assert step.achieved_reduction is not None
-            assert step.achieved_reduction <= Decimal(30)
+    changes = [c for step in plan.steps for c in step.changes]
+    for change, following in itertools.pairwise(changes):
+        earned = max(28, math.ceil(28 * change.achieved_reduction / 20))
+        if following.kind == "stop":  # the last dose is kept for both: 15 + 15 mg at 20 mg per 28 days
+            assert change.interval_days == math.ceil(28 * (change.achieved_reduction + 15) / 20) == 42
+        else:
+            assert change.interval_days == earned
 
 
-def test_interval_extension_happens_at_the_plan_interval_whatever_the_step_size() -> None:
+def test_the_end_steps_earn_their_interval_at_the_agreed_pace_too() -> None:
+    # 2% of 45 mg is 0.9 mg/day per 28 days: removing a 15 mg administration earns 467 days, and the
+    # last 15 mg dose is kept for itself and the stop (934 days)
     plan = plan_taper(
-        request(morphine_er(15), pace={"reduction": 1, "unit": "percent_of_original", "every_days": 28})
+        request(morphine_er(15), pace={"reduction": 2, "unit": "percent_of_original", "every_days": 28})
     )
     assert [s.kind for s in plan.steps] == ["interval_extension", "interval_extension", "stop"]
-    assert [s.days for s in plan.steps] == [28, 28, None]
-    assert "interval_lengthened" not in plan.warning_codes()
+    assert [s.days for s in plan.steps] == [467, 934, None]
+    assert "interval_lengthened" in plan.warning_codes()
+    assert plan.summary["drugs"][0]["achieved_percent_of_original_per_28_days"] <= 2
 
 
 def test_immediate_release_tablets_are_whole_units_too() -> None:
@@ -168,10 +183,12 @@ def test_default_pace_depends_on_the_duration_of_use() -> None:
     assert "rate_above_long_term" not in long_term.warning_codes()
 
 
-def test_rapid_steps_of_days_require_review() -> None:
-    plan = plan_taper(request(morphine_er(), pace={"reduction": 45, "unit": "absolute", "every_days": 3}))
+def test_rapid_steps_of_days_in_a_supervised_setting_require_review() -> None:
+    pace = {"reduction": 45, "unit": "absolute", "every_days": 3}
+    plan = plan_taper(request(morphine_er(), pace=pace, setting="inpatient"))
     rapid = next(w for w in plan.warnings if w.code == "rapid_taper")
     assert rapid.severity == "requires_review"
+    assert "an inpatient setting" in rapid.message
     assert plan.review_required
 
 
@@ -193,9 +210,12 @@ def test_screening_scores_raise_the_same_reviews() -> None:
     assert not {"suicide_risk", "suspected_oud"} & calm.warning_codes()
 
 
-def test_methadone_carries_a_caution() -> None:
+def test_methadone_requires_review_with_ecg_advice() -> None:
     plan = plan_taper(request({"drug": METHADONE, "dose": 10, "times_per_day": 2, "strengths": [5, 10]}))
-    assert next(w for w in plan.warnings if w.code == "methadone").severity == "caution"
+    warning = next(w for w in plan.warnings if w.code == "methadone")
+    assert warning.severity == "requires_review"
+    assert "ECG (QTc)" in warning.message
+    assert plan.review_required
 
 
 def test_naloxone_is_recommended_for_every_taper_with_reasons() -> None:

@@ -78,9 +78,12 @@ def test_a_liquid_without_known_bottle_sizes_is_dispensed_in_exact_millilitres()
     )
     line = plan.steps[0].dispense[0]
     assert line.bottles == ()
-    # 16 -> 14 mg/day of 4 mg/mL: 1.5 mL in the morning and 2 mL in the evening, 3.5 mL a day for 28 days
+    # 16 -> 14 mg/day of 4 mg/mL: 1.5 mL in the morning and 2 mL in the evening, 3.5 mL a day; a 2 mg step
+    # where 1.6 was asked earns 35 days, supplied in UK instalments of 30 and 5 days (105 + 18 mL)
     assert [a.volume_ml for a in plan.steps[0].administrations] == [Decimal("1.5"), Decimal(2)]
-    assert line.quantity == 98
+    assert plan.steps[0].days == 35
+    assert [(i.days, i.dispense[0].quantity) for i in plan.steps[0].instalments] == [(30, 105), (5, 18)]
+    assert line.quantity == 123
     assert "bottles unknown" in " ".join(plan.summary["assumptions"])
 
 
@@ -221,3 +224,62 @@ def test_patch_market_choice_is_kept_when_a_plan_is_adapted() -> None:
     plan = plan_taper(request(fentanyl(50, strengths=None) | {"strengths": [12, 25, 50]}, market="UK"))
     adapted = adapt_plan(plan, {"date": "2025-02-03"})
     assert adapted.request.market == "UK"
+
+
+# Strengths the market does not sell, simple doses, instalments ------------------------------------------
+
+
+def test_a_requested_strength_not_marketed_in_the_market_gets_a_caution() -> None:
+    oxycontin = {
+        "drug": "Oxycodone HCl 10 MG 12 HR Extended Release Oral Tablet",
+        "dose": 30,
+        "times_per_day": 2,
+        "strengths": [7.5, 10, 20],
+    }
+    plan = plan_taper(request(oxycontin, pace=MONTHLY_10, market="UK"))
+    caution = next(w for w in plan.warnings if w.code == "strength_not_marketed")
+    assert caution.severity == "caution"
+    assert "7.5 mg" in caution.message
+    assert "in the UK market" in caution.message
+    marketed = plan_taper(request({**oxycontin, "strengths": [10, 20]}, pace=MONTHLY_10, market="UK"))
+    assert "strength_not_marketed" not in marketed.warning_codes()
+
+
+def test_a_finer_step_needing_more_units_than_a_simple_dose_is_shown_with_its_cost() -> None:
+    item = {**morphine_er(115, 1, [5, 10, 100])}
+    pace = {"reduction": 5, "unit": "absolute", "every_days": 28}
+    plan = plan_taper(request(item, pace=pace))
+    note = next(w for w in plan.warnings if w.code == "simple_regimen")
+    assert "95 mg (9 x 10 + 1 x 5 mg)" in note.message
+    assert "at most 2 strengths and 4 units" in note.message
+    assert "regimen[0].max_units_per_dose" in note.message
+    allowed = plan_taper(request({**item, "max_units_per_dose": 10}, pace=pace))
+    assert "simple_regimen" not in allowed.warning_codes()
+    assert Decimal(95) in {a.dose for s in allowed.steps for a in s.administrations}
+
+
+def test_a_long_step_is_dispensed_in_instalments_within_the_markets_limit() -> None:
+    plan = plan_taper(
+        request(morphine_er(), pace={"reduction": 5, "unit": "absolute", "every_days": 28}, market="UK")
+    )
+    first = plan.steps[0]
+    assert first.days == 84
+    parts = [(p.start_date.isoformat(), p.end_date.isoformat(), p.days) for p in first.instalments]
+    assert parts == [
+        ("2025-01-06", "2025-02-04", 30),
+        ("2025-02-05", "2025-03-06", 30),
+        ("2025-03-07", "2025-03-30", 24),
+    ]
+    us = plan_taper(
+        request(morphine_er(), pace={"reduction": 5, "unit": "absolute", "every_days": 28}, market="US")
+    )
+    assert [p.days for p in us.steps[0].instalments] == [28, 28, 28]
+    local = plan_taper(
+        request(
+            morphine_er(),
+            pace={"reduction": 5, "unit": "absolute", "every_days": 28},
+            max_days_per_dispense=14,
+        )
+    )
+    assert [p.days for p in local.steps[0].instalments] == [14] * 6
+    assert any("instalments of at most 14 days (as requested)" in a for a in local.summary["assumptions"])

@@ -27,22 +27,41 @@ app = typer.Typer(
 OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan (JSON)")]
 
 
+MAX_FILE_BYTES = 5_000_000  # a request, follow-up or plan is kilobytes; a plan with a long history, more
+
+
 def _read_json(path: Path) -> dict[str, Any]:
+    """One JSON object from a UTF-8 file; anything else is a one-line error naming the file."""
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise UnusableInputError(
+                f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB, not a taper file"
+            )
+        text = path.read_bytes().decode("utf-8-sig")
+        loaded = json.loads(text)
     except OSError as exc:
         raise UnusableInputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise UnusableInputError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 JSON"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise UnusableInputError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from exc
+    except RecursionError as exc:
+        raise UnusableInputError(f"{path}: nested too deeply to be a taper file") from exc
     if not isinstance(loaded, dict):
         raise UnusableInputError(f"{path}: must hold one JSON object")
     return loaded
 
 
 def _write(plan: TaperPlan, output: Path) -> None:
-    output.write_text(plan.to_json() + "\n", encoding="utf-8")
+    try:
+        output.write_text(plan.to_json() + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail(f"{output}: cannot be written ({exc.strerror or exc})")
+        raise typer.Exit(2) from exc
     severities = [w.severity for w in plan.warnings]
     counts = ", ".join(f"{severities.count(s)} {s}" for s in ("requires_review", "caution", "info"))
     err_console.print(f"wrote {output} ({len(plan.steps)} steps; warnings: {counts})", highlight=False)
@@ -127,7 +146,7 @@ def adapt(
     except TaperwiseError as exc:
         _with_errors(follow_up, exc)
         return
-    except (KeyError, TypeError, ValueError) as exc:
-        fail(f"{plan}: not a readable taper plan ({exc})")
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError, RecursionError) as exc:
+        fail(f"{plan}: not a readable taper plan ({type(exc).__name__}: {str(exc)[:120]})")
         raise typer.Exit(2) from exc
     _write(result, output)

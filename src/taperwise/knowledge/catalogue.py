@@ -130,17 +130,60 @@ def available_strengths(
     ['15', '30', '60', '100', '200']
     """
     wanted = tuple(sorted(partners))
-    strengths = {
-        entry.strength
+    rows = _product_rows(ingredient, route, release, dose_form, wanted, market)
+    return tuple(sorted({entry.strength for entry in rows}))
+
+
+def _product_rows(
+    ingredient: str,
+    route: Route,
+    release: Release,
+    dose_form: str,
+    partners: tuple[str, ...],
+    market: str | None,
+) -> list[CatalogueEntry]:
+    """Catalogue rows of one product (ingredient, partner names, form, route, release) in `market`."""
+    return [
+        entry
         for entry in load_catalogue()
         if entry.ingredient == ingredient
         and entry.route is route
         and entry.release is release
         and entry.dose_form == dose_form
-        and entry.partners == wanted
+        and entry.partners == partners
         and _in_market(entry, market)
+    ]
+
+
+def combination_line(
+    ingredient: str,
+    route: Route,
+    release: Release,
+    dose_form: str,
+    partners: tuple[tuple[str, Decimal], ...],
+    strength: Decimal | None,
+    market: str | None = None,
+) -> dict[Decimal, tuple[Decimal, ...]]:
+    """The marketed strengths of the combination product a patient takes: principal strength -> partner
+    strengths (in the order of the sorted partner names).
+
+    A product line keeps its partner fixed (co-codamol x/500, hydrocodone/acetaminophen x/325) or in a
+    fixed ratio (oxycodone/naloxone 2:1); the line of the given product (`strength` with `partners`) is
+    whichever of the two has more members (the fixed line when `strength` is unknown). Empty when the
+    catalogue does not list the combination.
+    """
+    named = tuple(sorted(partners))
+    names = tuple(name for name, _ in named)
+    own = tuple(value for _, value in named)
+    rows = {
+        entry.strength: entry.partner_strengths
+        for entry in _product_rows(ingredient, route, release, dose_form, names, market)
     }
-    return tuple(sorted(strengths))
+    fixed = {s: p for s, p in rows.items() if p == own}
+    if strength is None:
+        return fixed
+    ratio = {s: p for s, p in rows.items() if all(a * strength == b * s for a, b in zip(p, own, strict=True))}
+    return fixed if len(fixed) >= len(ratio) else ratio
 
 
 def patch_wear_hours(ingredient: str) -> int | None:

@@ -1,9 +1,15 @@
 """Adapting a plan after a follow-up: a decision from the decision table, then the rest re-planned.
 
 The table (``knowledge/data/taper/decisions.json``) is tried row by row; the first row that holds decides
-continue, pause, slow or refer. The remaining plan is re-computed from the doses actually taken (never
-above the plan: a taper does not increase a dose), percentages still of the *original* dose, and the
-decision, its rule, its reason and the superseded steps are kept in the plan's history.
+continue, pause, slow, step back or refer. The remaining plan is re-computed from the doses actually taken
+(never above the plan: a taper does not increase a dose, except the clinician's named return to the
+previous step's dose), percentages still of the *original* dose, and the decision, its rule, its reason and
+the superseded steps are kept in the plan's history.
+
+Two things hold whatever the table says. A referral (or a special-situation hold) is sticky: it ends only
+when a follow-up records the specialist's review with a decision to resume. And the agreed pace stays a
+ceiling across plans: the next change never comes before the last one has had the time it earned, and a
+pause counts from the end of the step in force, never from the day of the visit.
 """
 
 from __future__ import annotations
@@ -14,116 +20,39 @@ from decimal import Decimal
 from typing import Any
 
 from taperwise.errors import RequestValidationError
+from taperwise.taper.concerns import pending_situations
 from taperwise.taper.courses import DrugCourse, ProductReader, default_reader
 from taperwise.taper.engine import PlanInputs, build_plan, resolve_courses
-from taperwise.taper.jsonvalues import (
-    check_keys,
-    optional_int,
-    plain,
-    read_bool,
-    read_date,
-    read_decimal,
-    read_int,
-    require,
-    to_json_number,
-)
+from taperwise.taper.followup import FollowUp, SpecialistReview
+from taperwise.taper.jsonvalues import plain
 from taperwise.taper.plan import HistoryEntry, Step, TaperPlan, Warning
+from taperwise.taper.request import ClinicianReason, Pace, TaperRequest
 from taperwise.taper.rules import TaperRules, load_rules
 from taperwise.taper.safety import make_warning
 from taperwise.taper.stepping import Dosing, patch_time
 
-PREFERENCES = ("continue", "pause", "slow")
+__all__ = ["Decision", "FollowUp", "adapt_plan", "decide"]
 
-
-@dataclass(frozen=True)
-class FollowUp:
-    """What a follow-up visit recorded. `doses_taken` maps a regimen index to the doses per administration
-    actually taken (an empty list: stopped); a drug not listed was taken as planned."""
-
-    date: date
-    doses_taken: dict[int, tuple[Decimal, ...]]
-    cows: int | None = None
-    sows: int | None = None
-    peg: Decimal | None = None
-    phq9_item9: int | None = None
-    oud_signs: bool = False
-    preference: str = "continue"
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "date": self.date.isoformat(),
-            "doses_taken": [
-                {"regimen_index": i, "doses": [to_json_number(d) for d in doses]}
-                for i, doses in sorted(self.doses_taken.items())
-            ],
-            "oud_signs": self.oud_signs,
-            "preference": self.preference,
-        }
-        for name in ("cows", "sows", "phq9_item9"):
-            if getattr(self, name) is not None:
-                out[name] = getattr(self, name)
-        if self.peg is not None:
-            out["peg"] = to_json_number(self.peg)
-        if self.note:
-            out["note"] = self.note
-        return out
-
-    @classmethod
-    def from_dict(cls, raw: Any) -> FollowUp:
-        keys = {"date", "doses_taken", "cows", "sows", "peg", "phq9_item9", "oud_signs", "preference", "note"}
-        check_keys(raw, keys, "follow_up")
-        preference = raw.get("preference", "continue")
-        if preference not in PREFERENCES:
-            raise RequestValidationError("follow_up.preference", f"must be one of {', '.join(PREFERENCES)}")
-        return cls(
-            date=read_date(require(raw, "date", "follow_up"), "follow_up.date"),
-            doses_taken=_read_taken(raw.get("doses_taken") or []),
-            cows=optional_int(raw, "cows", "follow_up", minimum=0, maximum=48),
-            sows=optional_int(raw, "sows", "follow_up", minimum=0, maximum=64),
-            peg=read_decimal(raw["peg"], "follow_up.peg", maximum=Decimal(10))
-            if raw.get("peg") is not None
-            else None,
-            phq9_item9=optional_int(raw, "phq9_item9", "follow_up", minimum=0, maximum=3),
-            oud_signs=read_bool(raw.get("oud_signs", False), "follow_up.oud_signs"),
-            preference=preference,
-            note=_read_note(raw.get("note")),
-        )
-
-
-def _read_note(value: Any) -> str:
-    if value is not None and not isinstance(value, str):
-        raise RequestValidationError("follow_up.note", "must be text")
-    return value or ""
-
-
-def _read_taken(raw: Any) -> dict[int, tuple[Decimal, ...]]:
-    if not isinstance(raw, list):
-        raise RequestValidationError("follow_up.doses_taken", "must be a list of {regimen_index, doses}")
-    taken: dict[int, tuple[Decimal, ...]] = {}
-    for i, entry in enumerate(raw):
-        path = f"follow_up.doses_taken[{i}]"
-        check_keys(entry, {"regimen_index", "doses"}, path)
-        index = read_int(require(entry, "regimen_index", path), f"{path}.regimen_index", minimum=0)
-        doses = require(entry, "doses", path)
-        if not isinstance(doses, list):
-            raise RequestValidationError(f"{path}.doses", "must be a list of doses per administration")
-        taken[index] = tuple(
-            read_decimal(d, f"{path}.doses[{j}]", positive=True) for j, d in enumerate(doses)
-        )
-    return taken
+_ENDS_HOLD = ("resume", "slow")  # specialist decisions that end a referral hold
 
 
 @dataclass(frozen=True)
 class Decision:
-    decision: str  # continue | pause | slow | refer
+    decision: str  # continue | pause | slow | step_back | refer
     rule: str
     reason: str
     source: str
     facts: dict[str, Any]
 
 
-def _facts(plan: TaperPlan, follow_up: FollowUp) -> dict[str, Any]:
+def referral_open(plan: TaperPlan, rules: TaperRules) -> bool:
+    """Whether the plan holds the dose for a specialist: the last follow-up referred, or a special
+    situation has no recorded reason to taper."""
+    referred = bool(plan.history) and plan.history[-1].decision == "refer"
+    return referred or bool(pending_situations(plan.request, rules))
+
+
+def _facts(plan: TaperPlan, follow_up: FollowUp, rules: TaperRules) -> dict[str, Any]:
     reference = plan.request.patient_factors.peg
     for entry in plan.history:
         if entry.follow_up.get("peg") is not None:
@@ -135,6 +64,8 @@ def _facts(plan: TaperPlan, follow_up: FollowUp) -> dict[str, Any]:
             if reference
             else Decimal(100 if follow_up.peg else 0)
         )
+    review = follow_up.specialist_review
+    ended = review is not None and review.decision in _ENDS_HOLD
     return {
         "cows": follow_up.cows,
         "sows": follow_up.sows,
@@ -144,6 +75,9 @@ def _facts(plan: TaperPlan, follow_up: FollowUp) -> dict[str, Any]:
         "oud_signs": follow_up.oud_signs,
         "preference": follow_up.preference,
         "previous_decision": plan.history[-1].decision if plan.history else None,
+        "referral_open": referral_open(plan, rules) and not ended,
+        "specialist_decision": review.decision if review is not None else None,
+        "clinician_choice": "return_to_previous_dose" if follow_up.return_to_previous_dose else None,
     }
 
 
@@ -169,16 +103,38 @@ def _holds(condition: dict[str, Any], facts: dict[str, Any], named: dict[str, An
     ]
 
 
+_OPEN_REFERRAL = {"fact": "referral_open", "op": "==", "value": True}
+
+
 def decide(plan: TaperPlan, follow_up: FollowUp, rules: TaperRules | None = None) -> Decision:
-    """The first decision-table row that holds for this follow-up (the last row always holds)."""
-    table = (rules or load_rules()).decisions
-    facts = _facts(plan, follow_up)
-    for row in table["rows"]:
-        if _holds(row["when"], facts, table["conditions"]):
-            return Decision(row["decision"], row["id"], row["reason"], row["source"], facts)
-    raise RequestValidationError(
-        "follow_up", "no decision-table row applies (the table must end with 'always')"
-    )
+    """The first decision-table row that holds for this follow-up (the last row always holds). An open
+    referral stays a referral whatever the row: only a specialist review recorded at the visit ends it."""
+    rules = rules or load_rules()
+    table = rules.decisions
+    facts = _facts(plan, follow_up, rules)
+    row = next((row for row in table["rows"] if _holds(row["when"], facts, table["conditions"])), None)
+    if row is None:
+        raise RequestValidationError(
+            "follow_up", "no decision-table row applies (the table must end with 'always')"
+        )
+    if facts["referral_open"] and row["decision"] != "refer":
+        row = next(r for r in table["rows"] if r["when"] == _OPEN_REFERRAL)
+    return Decision(row["decision"], row["id"], row["reason"], row["source"], facts)
+
+
+def alerts(follow_up: FollowUp, decision: Decision, rules: TaperRules) -> list[Warning]:
+    """Warnings the follow-up raises whatever the decision (decisions.json `alerts`)."""
+    table = rules.decisions
+    fields: dict[str, Any] = {
+        "date": follow_up.date.isoformat(),
+        "rule": decision.rule,
+        "cows": follow_up.cows,
+    }
+    return [
+        make_warning(rules, row["warning"], **fields)
+        for row in table.get("alerts", [])
+        if _holds(row["when"], decision.facts, table["conditions"])
+    ]
 
 
 def _dosing_at(step: Step, course: DrugCourse) -> Dosing:
@@ -196,6 +152,8 @@ def _taken_dosing(
                 f"{path}.doses[{j}]",
                 f"{plain(dose)} {course.dose_unit} is not {course.describe_units()}",
             )
+    if len(taken) > rules.max_times_per_day or (course.is_patch and len(taken) > 1):
+        raise RequestValidationError(f"{path}.doses", "more administrations than the plan has")
     if course.is_patch:
         return Dosing((patch_time(course),) * len(taken), taken)
     times = (
@@ -208,12 +166,20 @@ def _taken_dosing(
     return Dosing(times, taken)
 
 
+def _in_force(plan: TaperPlan, day: date) -> tuple[Step, Step]:
+    """The step in force on `day` and the one before it (the baseline when it is the first)."""
+    steps = [plan.baseline, *plan.steps]
+    for number in range(len(steps) - 1, 0, -1):
+        if steps[number].covers(day):
+            return steps[number], steps[number - 1]
+    return plan.baseline, plan.baseline
+
+
 def _current(
     plan: TaperPlan, follow_up: FollowUp, courses: dict[int, DrugCourse], rules: TaperRules
 ) -> tuple[dict[int, Dosing], list[Warning]]:
     """Doses in force from the follow-up on: those taken, capped at the plan's (never an increase)."""
-    before = follow_up.date - timedelta(days=1)
-    ceiling_step = next((s for s in plan.steps if s.covers(before)), plan.baseline)
+    ceiling_step, _ = _in_force(plan, follow_up.date - timedelta(days=1))
     dosings, warnings = {}, []
     for index, course in courses.items():
         planned = _dosing_at(ceiling_step, course)
@@ -244,33 +210,143 @@ def _doses_text(dosing: Dosing) -> str:
     return " + ".join(plain(d) for d in dosing.doses) or "none"
 
 
-def _hold_days(plan: TaperPlan, follow_up: FollowUp, decision: Decision, rules: TaperRules) -> int | None:
+@dataclass(frozen=True)
+class Timing:
+    """When the re-planned changes may come, in days from the follow-up."""
+
+    hold_days: int | None  # every drug held at least this long
+    ready: dict[int, int]  # each drug's earliest next change: when its last change has had its time
+    since_change: dict[int, int]  # days each drug has been at its dose (a stop is earned before it)
+
+
+def _last_changes(plan: TaperPlan, before: date) -> dict[int, tuple[date, int]]:
+    """Each drug's last change before `before` (this plan's steps and the superseded ones): its date and
+    the interval it was given."""
+    steps = [Step.from_dict(raw) for entry in plan.history for raw in entry.superseded_steps]
+    out: dict[int, tuple[date, int]] = {}
+    for step in [*steps, *plan.steps]:
+        if step.start_date >= before:
+            continue
+        for change in step.changes:
+            known = out.get(change.regimen_index)
+            if known is None or step.start_date >= known[0]:
+                out[change.regimen_index] = (step.start_date, change.interval_days)
+    return out
+
+
+def _timing(
+    plan: TaperPlan, follow_up: FollowUp, decision: Decision, paces: tuple[Pace, ...], rules: TaperRules
+) -> Timing:
+    visit = follow_up.date
+    first = min(
+        [
+            plan.baseline.start_date,
+            *(Step.from_dict(s).start_date for e in plan.history for s in e.superseded_steps),
+        ]
+    )
+    last = _last_changes(plan, visit)
+    indexes = range(len(plan.request.regimen))
+    since = {i: (visit - last[i][0]).days if i in last else (visit - first).days for i in indexes}
+    # each drug's next change as planned (it already counts what the last change and a stop earned), else
+    # the end of the time its last change earned
+    ready = {i: (last[i][0] + timedelta(days=last[i][1]) - visit).days for i in last}
+    for step in reversed(plan.steps):
+        if step.start_date >= visit:
+            ready.update({c.regimen_index: (step.start_date - visit).days for c in step.changes})
+    upcoming = [s.start_date for s in plan.steps if s.start_date >= visit and s.changes]
+    next_change = max((upcoming[0] - visit).days, 0) if upcoming else 0
+    pause = rules.days("adaptation", "pause_days")
     if decision.decision == "pause":
-        return rules.days("adaptation", "pause_days")
+        return Timing(next_change + pause, ready, since)
     if decision.decision == "slow":
-        return min(pace.every_days for pace in plan.paces) * rules.days(
-            "adaptation", "slow_interval_multiplier"
-        )
-    upcoming = [s.start_date for s in plan.steps if s.start_date >= follow_up.date and s.kind != "hold"]
-    return (upcoming[0] - follow_up.date).days if upcoming else None
+        return Timing(max(next_change, min(p.every_days for p in paces)), ready, since)
+    if decision.decision == "step_back":
+        return Timing(pause, {}, dict.fromkeys(indexes, 0))
+    return Timing(None, ready, since)
 
 
-def _decision_warning(
-    decision: Decision, follow_up: FollowUp, hold: int | None, paces: tuple[Any, ...], rules: TaperRules
-) -> Warning | None:
+def _resumed_request(
+    request: TaperRequest, review: SpecialistReview | None, rules: TaperRules
+) -> TaperRequest:
+    """After a specialist review that resumes the taper, the special situations it covered carry the
+    specialist's name and decision as their recorded reason, so the next visit does not hold again."""
+    if review is None or review.decision not in _ENDS_HOLD:
+        return request
+    pending = pending_situations(request, rules)
+    if not pending:
+        return request
+    table = rules.raw["special_situations"]
+    reason = f"specialist review of {review.date.isoformat()}: {review.decision}" + (
+        f"; {review.note}" if review.note else ""
+    )
+    added = {table[key]["override"]: ClinicianReason(review.by, reason[:500]) for key in pending}
+    return replace(request, overrides={**request.overrides, **added})
+
+
+def _notices(
+    plan: TaperPlan,
+    follow_up: FollowUp,
+    decision: Decision,
+    timing: Timing,
+    paces: tuple[Pace, ...],
+    rules: TaperRules,
+) -> list[Warning]:
+    """What the decision says on the new plan: paused until when, slowed to what, referred since when,
+    the specialist's review, a return to the previous dose, and the follow-up's alerts."""
     fields: dict[str, Any] = {
         "date": follow_up.date.isoformat(),
         "rule": decision.rule,
         "reason": decision.reason,
     }
+    until = (follow_up.date + timedelta(days=timing.hold_days or 0)).isoformat()
+    out = alerts(follow_up, decision, rules)
+    review = follow_up.specialist_review
+    if review is not None:
+        text = {
+            "resume": "resume the taper",
+            "slow": "resume the taper at half the rate",
+            "hold": "keep holding the dose",
+        }
+        decided = text[review.decision] + (f" ({review.note})" if review.note else "")
+        out.append(make_warning(rules, "specialist_review", date=fields["date"], by=review.by,
+                                reviewed=review.date.isoformat(), decision=decided))  # fmt: skip
     if decision.decision == "pause":
-        until = follow_up.date + timedelta(days=hold or 0)
-        return make_warning(rules, "taper_paused", until=until.isoformat(), **fields)
-    if decision.decision == "slow":
-        return make_warning(rules, "taper_slowed", every_days=min(p.every_days for p in paces), **fields)
-    if decision.decision == "refer":
-        return make_warning(rules, "referred", **fields)
-    return None
+        out.append(make_warning(rules, "taper_paused", until=until, **fields))
+    elif decision.decision == "slow":
+        out.append(make_warning(rules, "taper_slowed", every_days=min(p.every_days for p in paces), **fields))
+    elif decision.decision == "step_back" and follow_up.return_to_previous_dose is not None:
+        back = follow_up.return_to_previous_dose
+        _, previous = _in_force(plan, follow_up.date - timedelta(days=1))
+        doses = "; ".join(a.describe() for a in previous.administrations) or "no opioid"
+        out.append(make_warning(rules, "returned_to_previous_dose", date=fields["date"], by=back.by,
+                                reason=back.reason, doses=doses, until=until))  # fmt: skip
+    elif decision.decision == "refer":
+        out += _referred(plan, follow_up, decision, rules)
+    return out
+
+
+def _referred(plan: TaperPlan, follow_up: FollowUp, decision: Decision, rules: TaperRules) -> list[Warning]:
+    """The referral warning, carried by every plan until the referral ends, naming the follow-up that
+    opened it. A hold for a special situation alone says so in its own warning (special_situation_hold)."""
+    held = _held_rules(rules)
+    if decision.rule not in held:  # a referral opened at this visit
+        return [make_warning(rules, "referred", since=follow_up.date.isoformat(), rule=decision.rule,
+                             reason=decision.reason)]  # fmt: skip
+    opening = None
+    for entry in reversed(plan.history):
+        if entry.decision != "refer":
+            break
+        if entry.rule not in held:
+            opening = entry
+    if opening is None:
+        return []
+    return [make_warning(rules, "referred", since=opening.date.isoformat(), rule=opening.rule,
+                         reason=opening.reason)]  # fmt: skip
+
+
+def _held_rules(rules: TaperRules) -> set[str]:
+    """Rows that keep an existing hold rather than open a referral (they mention referral_open)."""
+    return {row["id"] for row in rules.decisions["rows"] if "referral_open" in str(row["when"])}
 
 
 def adapt_plan(
@@ -296,10 +372,12 @@ def adapt_plan(
         )
     dosings, warnings = _current(plan, follow_up, courses, rules)
     paces = plan.paces
-    if decision.decision == "slow":
+    if decision.decision in ("slow", "step_back"):
         paces = tuple(p.slowed(rules.days("adaptation", "slow_interval_multiplier")) for p in paces)
-    hold = _hold_days(plan, follow_up, decision, rules)
-    notice = _decision_warning(decision, follow_up, hold, paces, rules)
+    if decision.decision == "step_back":
+        _, previous = _in_force(plan, follow_up.date - timedelta(days=1))
+        dosings = {index: _dosing_at(previous, course) for index, course in courses.items()}
+    timing = _timing(plan, follow_up, decision, paces, rules)
     entry = HistoryEntry(
         follow_up.date,
         decision.decision,
@@ -310,19 +388,22 @@ def adapt_plan(
     )
     elapsed = (follow_up.date - plan.request.start_date).days
     request = replace(
-        plan.request,
+        _resumed_request(plan.request, follow_up.specialist_review, rules),
         start_date=follow_up.date,
         opioid_use_days=plan.request.opioid_use_days + max(elapsed, 0),
     )
+    notices = _notices(plan, follow_up, decision, timing, paces, rules)
     inputs = PlanInputs(
         request=request,
         courses=courses,
         dosings=dosings,
         paces=dict(enumerate(paces)),
         start_date=follow_up.date,
-        hold_days=hold,
+        hold_days=timing.hold_days,
         hold_open=decision.decision == "refer",
         history=(*plan.history, entry),
-        extra_warnings=tuple(warnings) + ((notice,) if notice else ()),
+        extra_warnings=tuple(warnings) + tuple(notices),
+        since_change=timing.since_change,
+        ready=timing.ready,
     )
     return build_plan(inputs, rules)

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import date, timedelta
 from decimal import Decimal
 
 from taperwise.errors import RequestValidationError
 from taperwise.exposure.dose import NoFactorError, daily_mme
 from taperwise.taper.courses import DrugCourse
-from taperwise.taper.plan import Administration, DailyDose, DispenseLine, UnitLine
+from taperwise.taper.plan import Administration, DailyDose, DispenseLine, Instalment, PartnerLine, UnitLine
 from taperwise.taper.stepping import Dosing
+
+
+def partner_lines(course: DrugCourse, strength: Decimal) -> tuple[PartnerLine, ...]:
+    """The partner(s) one unit of this strength carries, named as its market names them."""
+    return tuple(
+        PartnerLine(p.ingredient, course.partner_name(p.ingredient), p.strength, p.unit)
+        for p in course.unit_partners(strength)
+    )
 
 
 def administrations(course: DrugCourse, dosing: Dosing) -> tuple[Administration, ...]:
@@ -30,7 +39,13 @@ def administrations(course: DrugCourse, dosing: Dosing) -> tuple[Administration,
         else:
             volume = None
             units = tuple(
-                UnitLine(course.unit_label(u.strength), u.strength, course.spec.unit, u.count)
+                UnitLine(
+                    course.unit_label(u.strength),
+                    u.strength,
+                    course.spec.unit,
+                    u.count,
+                    partners=partner_lines(course, u.strength),
+                )
                 for u in course.strengths.units(dose)
             )
         out.append(Administration(course.index, course.drug, time, units, dose, course.dose_unit, volume))
@@ -53,13 +68,32 @@ def total_mme(courses: Mapping[int, DrugCourse], dosings: Mapping[int, Dosing], 
 
 
 def daily_doses(courses: Mapping[int, DrugCourse], dosings: Mapping[int, Dosing]) -> dict[str, DailyDose]:
-    """Daily dose per ingredient (same ingredient and unit summed, e.g. morphine ER + IR)."""
+    """Daily dose per ingredient (same ingredient and unit summed, e.g. morphine ER + IR), and the daily
+    total of each combination partner (the paracetamol in co-codamol), marked as a partner."""
     totals: dict[str, DailyDose] = {}
     for index in sorted(courses):
         spec = courses[index].spec
         before = totals.get(spec.ingredient)
         amount = dosings[index].daily + (before.amount if before else Decimal(0))
         totals[spec.ingredient] = DailyDose(amount, spec.dose_unit)
+    for index in sorted(courses):
+        course = courses[index]
+        for ingredient, amount in partner_daily(course, dosings[index]).items():
+            before = totals.get(ingredient)
+            total = amount + (before.amount if before else Decimal(0))
+            totals[ingredient] = DailyDose(total, "mg", partner=True, name=course.partner_name(ingredient))
+    return totals
+
+
+def partner_daily(course: DrugCourse, dosing: Dosing) -> dict[str, Decimal]:
+    """mg a day of each partner of a combination at these doses (empty for a single-ingredient drug)."""
+    if not course.is_combination:
+        return {}
+    totals = {p.ingredient: Decimal(0) for p in course.spec.partners}
+    for dose in dosing.doses:
+        for unit in course.strengths.units(dose):
+            for partner in course.unit_partners(unit.strength):
+                totals[partner.ingredient] += partner.strength * unit.count
     return totals
 
 
@@ -93,9 +127,36 @@ def dispense(course: DrugCourse, dosing: Dosing, days: int) -> tuple[DispenseLin
                 boxes,
                 course.units_per_box if boxes is not None else None,
                 course.spec.dose_form,
+                partners=partner_lines(course, strength),
             )
         )
     return tuple(lines)
+
+
+def instalments(
+    courses: Mapping[int, DrugCourse], dosings: Mapping[int, Dosing], start: date, days: int, max_days: int
+) -> tuple[Instalment, ...]:
+    """The supplies of a step of `days` days, each at most `max_days` long (whole boxes and bottles in
+    each, since each is dispensed on its own), in date order."""
+    out = []
+    offset = 0
+    while offset < days:
+        length = min(max_days, days - offset)
+        lines = tuple(line for i in sorted(courses) for line in dispense(courses[i], dosings[i], length))
+        first = start + timedelta(days=offset)
+        out.append(Instalment(first, first + timedelta(days=length - 1), lines))
+        offset += length
+    return tuple(out)
+
+
+def total_dispensed(parts: tuple[Instalment, ...]) -> tuple[DispenseLine, ...]:
+    """A step's instalments added up, line by line (one line per product strength)."""
+    totals: dict[tuple[str, Decimal], DispenseLine] = {}
+    for part in parts:
+        for line in part.dispense:
+            key = (line.drug, line.strength)
+            totals[key] = totals[key].plus(line) if key in totals else line
+    return tuple(totals.values())
 
 
 def _dispense_liquid(course: DrugCourse, dosing: Dosing, days: int) -> tuple[DispenseLine, ...]:

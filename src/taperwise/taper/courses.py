@@ -1,34 +1,29 @@
 """From a regimen item to a drug the engine can taper: product, real strengths, times of day.
 
-The product comes from the item's structured ``product`` or from the knowledge parser reading the product
-text (both, when given, must agree); strengths from the request or else the catalogue, for the request's
-market. An oral liquid keeps its own concentration and is measured in whole steps of an oral syringe
-(rules.json ``liquids``), so its "strength set" is that one measure. Anything the engine cannot handle
-safely (buprenorphine, transmucosal fentanyl, other routes, as-needed text) is refused here with the field
-named, the reason and what to do instead (rules.json ``refusals``), rather than guessed.
+The product and its strengths come from `taper.products` (a combination keeps its own product line); this
+module adds the doses the patient takes now, the simple-regimen limits of each dose (rules.json
+``simple_regimens``), packs and bottles, and the order in which the drugs are tapered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from taperwise.errors import RequestValidationError
-from taperwise.knowledge.catalogue import available_strengths, patch_wear_hours
-from taperwise.knowledge.model import DrugClass, ParseFailure, Product, Release, Route
-from taperwise.knowledge.parser import parse_product
+from taperwise.knowledge.model import Route
 from taperwise.taper.jsonvalues import plain
-from taperwise.taper.regimen import AS_NEEDED_TODO, AS_NEEDED_WHY, ProductSpec, RegimenItem
+from taperwise.taper.products import ProductReader, default_reader, resolve_spec, strengths_for
+from taperwise.taper.regimen import Partner, ProductSpec, RegimenItem
 from taperwise.taper.request import TaperRequest
 from taperwise.taper.rules import TaperRules
 from taperwise.taper.units import StrengthSet
 
-ProductReader = Callable[[str], Product | ParseFailure]
+__all__ = ["DrugCourse", "ProductReader", "default_reader", "resolve_course", "taper_order"]
 
 _LONG_ACTING_INGREDIENTS = ("methadone",)  # long half-life even as an immediate-release tablet
-_TAPERED_ROUTES = (Route.ORAL.value, Route.TRANSDERMAL.value)
-_TRANSMUCOSAL = (Route.BUCCAL, Route.SUBLINGUAL, Route.FILM, Route.ORAL_SPRAY, Route.NASAL)
+_MAX_TABLE = 200_000  # doses x decimal scale a strength table may hold (a plausibility bound)
 
 
 @dataclass(frozen=True)
@@ -44,6 +39,10 @@ class DrugCourse:
     whole_boxes: bool
     increment_ml: Decimal | None = None  # liquids: the measurable step of an oral syringe
     bottle_sizes: tuple[int, ...] = ()  # liquids: marketed bottle sizes (mL), from bottles.csv
+    partners: dict[Decimal, tuple[Partner, ...]] = field(default_factory=dict)  # per unit of a strength
+    partner_names: dict[str, str] = field(default_factory=dict)  # acetaminophen -> paracetamol (UK)
+    strengths_given: bool = False  # the request listed the strengths (else the catalogue did)
+    unmarketed: tuple[Decimal, ...] = ()  # requested strengths the catalogue does not know as marketed
 
     @property
     def is_patch(self) -> bool:
@@ -71,12 +70,29 @@ class DrugCourse:
     def original_daily(self) -> Decimal:
         return sum(self.original, Decimal(0))
 
+    @property
+    def is_combination(self) -> bool:
+        return bool(self.spec.partners)
+
+    def partner_name(self, ingredient: str) -> str:
+        return self.partner_names.get(ingredient, ingredient)
+
+    def unit_partners(self, strength: Decimal) -> tuple[Partner, ...]:
+        """The partner(s) one unit of `strength` carries (the paracetamol in a co-codamol tablet)."""
+        return self.partners.get(strength, ())
+
     def unit_label(self, strength: Decimal) -> str:
-        """How one unit is named on the calendar: 'morphine 15 mg ER tablet', 'fentanyl 25 mcg/hr patch'."""
+        """How one unit is named on the calendar: 'morphine 15 mg ER tablet', 'fentanyl 25 mcg/hr patch',
+        'codeine 30 mg / paracetamol 500 mg IR tablet'."""
         if self.spec.concentration is not None:
             return f"{self.spec.ingredient} {plain(self.spec.concentration)} mg/mL oral {self.spec.dose_form}"
         release = f" {self.spec.release}" if not self.is_patch else ""
-        return f"{self.spec.ingredient} {plain(strength)} {self.spec.unit}{release} {self.spec.dose_form}"
+        partners = "".join(
+            f" / {self.partner_name(p.ingredient)} {plain(p.strength)} {p.unit}"
+            for p in self.unit_partners(strength)
+        )
+        opioid = f"{self.spec.ingredient} {plain(strength)} {self.spec.unit}"
+        return f"{opioid}{partners}{release} {self.spec.dose_form}"
 
     def describe_units(self) -> str:
         """What every dose must be, for messages: 'whole units of 15, 30, 60 mg' or the liquid's measure."""
@@ -88,139 +104,44 @@ class DrugCourse:
         return f"whole units of {self.strengths.describe()} {self.dose_unit}"
 
 
-def default_reader() -> ProductReader:
-    """The knowledge parser: the one reader of product text in taperwise."""
-    return parse_product
-
-
-def _spec_from_product(product: Product, path: str, rules: TaperRules) -> ProductSpec:
-    opioid = product.opioid
-    if opioid is None:
-        raise RequestValidationError(f"{path}.drug", f"{product.text!r} contains no opioid")
-    if opioid.drug_class is DrugClass.BUPRENORPHINE:
-        raise RequestValidationError(f"{path}.drug", rules.refusal("buprenorphine"))
-    liquid = opioid.unit == "mg/mL"
-    return ProductSpec(
-        ingredient=opioid.ingredient,
-        unit=opioid.unit,
-        route=product.route.value,
-        release=product.release.value,
-        dose_form=product.dose_form,
-        wear_hours=product.wear_hours,
-        concentration=opioid.strength if liquid else None,
-    )
-
-
-def _check_supported(spec: ProductSpec, path: str, rules: TaperRules) -> None:
-    """Refuse what the engine cannot taper safely, saying why and what to do instead."""
-    if spec.ingredient == "buprenorphine":
-        raise RequestValidationError(f"{path}.drug", rules.refusal("buprenorphine"))
-    if spec.route not in _TAPERED_ROUTES:
-        kind = "transmucosal_fentanyl"
-        if spec.ingredient != "fentanyl" or spec.route not in {r.value for r in _TRANSMUCOSAL}:
-            kind = "other_route"
-        form = f"{spec.route} {spec.dose_form}".replace("_", " ")
-        raise RequestValidationError(f"{path}.drug", rules.refusal(kind, form=form.capitalize()))
-    supported = (
-        spec.unit == "mcg/hr" if spec.route == Route.TRANSDERMAL.value else spec.unit in ("mg", "mg/mL")
-    )
-    if not supported:
-        raise RequestValidationError(
-            f"{path}.drug",
-            f"{spec.dose_form} dosed in {spec.unit} is not supported: give a product dosed in mg "
-            "(tablets, capsules), mg/mL (oral liquids) or mcg/hr (patches)",
-        )
-
-
-def _refuse_as_needed_text(item: RegimenItem, path: str, rules: TaperRules) -> None:
-    words = set(item.drug.lower().replace(",", " ").split())
-    text = f" {item.drug.lower()} "
-    found = [m for m in rules.as_needed_markers if (m in words if " " not in m else f" {m} " in text)]
-    if found:
-        raise RequestValidationError(
-            f"{path}.drug",
-            f"the product text says {found[0]!r}: {AS_NEEDED_WHY}. Write the product without its "
-            f'directions, set "as_needed": true and {AS_NEEDED_TODO}',
-        )
-
-
-def _resolve_spec(item: RegimenItem, path: str, read: ProductReader, rules: TaperRules) -> ProductSpec:
-    _refuse_as_needed_text(item, path, rules)
-    parsed = read(item.drug)
-    if isinstance(parsed, ParseFailure):
-        if item.product is not None:
-            return item.product
-        raise RequestValidationError(
-            f"{path}.drug",
-            f"cannot read the product: {parsed.reason}; write it as an RxNorm or dm+d name "
-            "(e.g. 'Oxycodone Hydrochloride 5 MG Oral Tablet') or describe it in 'product'",
-        )
-    spec = _spec_from_product(parsed, path, rules)
-    if item.product is None:
-        return spec
-    for name in ("ingredient", "unit", "route", "release", "concentration"):
-        if getattr(spec, name) != getattr(item.product, name):
-            raise RequestValidationError(
-                f"{path}.product.{name}",
-                f"{getattr(item.product, name)!r} contradicts the product text ({getattr(spec, name)!r})",
-            )
-    return item.product if item.product.wear_hours is not None else spec
-
-
-def _liquid_strengths(item: RegimenItem, spec: ProductSpec, path: str, rules: TaperRules) -> Decimal:
-    """The one measurable step of a liquid, in mg: its concentration times the syringe increment."""
-    concentration = spec.concentration or Decimal(0)
-    if item.strengths is not None and item.strengths != (concentration,):
-        raise RequestValidationError(
-            f"{path}.strengths",
-            f"a liquid is measured in mL of its own concentration ({plain(concentration)} mg/mL); "
-            "leave 'strengths' out or give just that concentration",
-        )
-    return concentration * rules.number("liquids", "measure_increment_ml")
-
-
-def _strengths(item: RegimenItem, spec: ProductSpec, path: str, market: str | None) -> tuple[Decimal, ...]:
-    if item.strengths is not None:
-        return item.strengths
-    try:
-        found = available_strengths(
-            spec.ingredient, Route(spec.route), Release(spec.release), spec.dose_form, market=market
-        )
-    except (NotImplementedError, ValueError, LookupError):
-        found = ()
-    if not found:
-        where = f" in the {market} market" if market else ""
-        raise RequestValidationError(
-            f"{path}.strengths",
-            f"no marketed strengths are known for {spec.ingredient} {spec.release} {spec.dose_form}{where}; "
-            "list the strengths the patient can get in 'strengths'",
-        )
-    return tuple(found)
-
-
-def _wear_hours(spec: ProductSpec, path: str) -> ProductSpec:
-    if spec.wear_hours is not None:
-        return spec
-    try:
-        hours = patch_wear_hours(spec.ingredient)
-    except (NotImplementedError, LookupError):
-        hours = None
-    if hours is None:
-        raise RequestValidationError(
-            f"{path}.product.wear_hours", "how long one patch is worn is unknown; give it"
-        )
-    return ProductSpec(spec.ingredient, spec.unit, spec.route, spec.release, spec.dose_form, hours)
-
-
 def resolve_course(
     index: int, item: RegimenItem, rules: TaperRules, read: ProductReader, market: str | None = None
 ) -> DrugCourse:
     """Resolve and check one regimen item; every refusal names the field to fix."""
     path = f"regimen[{index}]"
-    spec = _resolve_spec(item, path, read, rules)
-    _check_supported(spec, path, rules)
+    spec = resolve_spec(item, path, read, rules)
+    _check_doses(item, spec, path, rules)
+    strengths = strengths_for(item, spec, path, rules, market)
+    pack = rules.pack_for(spec.ingredient, spec.route, spec.dose_form)
+    course = DrugCourse(
+        index=index,
+        drug=item.drug,
+        spec=spec,
+        strengths=_strength_set(item, spec, strengths.values, path, rules),
+        original=item.doses,
+        units_per_box=item.units_per_box or (pack.units_per_box if pack else None),
+        whole_boxes=pack.whole_boxes if pack else item.units_per_box is not None,
+        increment_ml=rules.number("liquids", "measure_increment_ml") if spec.is_liquid else None,
+        bottle_sizes=rules.bottle_sizes(spec.ingredient, spec.concentration, market)
+        if spec.concentration is not None
+        else (),
+        partners=strengths.partners,
+        partner_names=_partner_names(spec, rules, market),
+        strengths_given=strengths.given,
+        unmarketed=strengths.unmarketed,
+    )
+    for number, dose in enumerate(item.doses):
+        if not course.strengths.achievable(dose):
+            where = f"{path}.doses[{number}]" if len(set(item.doses)) > 1 else f"{path}.dose"
+            raise RequestValidationError(
+                where, f"{plain(dose)} {course.dose_unit} is not {course.describe_units()}"
+            )
+    return course
+
+
+def _check_doses(item: RegimenItem, spec: ProductSpec, path: str, rules: TaperRules) -> None:
+    """As many doses as the schedules know, each within the plausibility bound for its unit."""
     if spec.route == Route.TRANSDERMAL.value:
-        spec = _wear_hours(spec, path)
         if len(item.doses) != 1:
             raise RequestValidationError(
                 f"{path}.doses", "a patch is one application: give one 'dose' in mcg/hr"
@@ -229,31 +150,41 @@ def resolve_course(
         raise RequestValidationError(
             f"{path}.times_per_day", f"at most {rules.max_times_per_day} administrations a day are supported"
         )
-    liquid = spec.is_liquid
-    strengths = (
-        (_liquid_strengths(item, spec, path, rules),) if liquid else _strengths(item, spec, path, market)
-    )
-    pack = rules.pack_for(spec.ingredient, spec.route, spec.dose_form)
-    course = DrugCourse(
-        index=index,
-        drug=item.drug,
-        spec=spec,
-        strengths=StrengthSet(strengths, max(item.doses)),
-        original=item.doses,
-        units_per_box=item.units_per_box or (pack.units_per_box if pack else None),
-        whole_boxes=pack.whole_boxes if pack else item.units_per_box is not None,
-        increment_ml=rules.number("liquids", "measure_increment_ml") if liquid else None,
-        bottle_sizes=rules.bottle_sizes(spec.ingredient, spec.concentration, market)
-        if spec.concentration is not None
-        else (),
-    )
+    limit = rules.limits.max_dose.get(spec.dose_unit)
     for number, dose in enumerate(item.doses):
-        if not course.strengths.achievable(dose):
-            field = f"{path}.doses[{number}]" if len(set(item.doses)) > 1 else f"{path}.dose"
-            raise RequestValidationError(
-                field, f"{plain(dose)} {course.dose_unit} is not {course.describe_units()}"
-            )
-    return course
+        if limit is not None and dose > limit:
+            where = f"{path}.doses[{number}]" if len(item.doses) > 1 else f"{path}.dose"
+            raise RequestValidationError(where, f"must be at most {plain(limit)} {spec.dose_unit} a dose")
+
+
+def _strength_set(
+    item: RegimenItem, spec: ProductSpec, strengths: tuple[Decimal, ...], path: str, rules: TaperRules
+) -> StrengthSet:
+    """Real strengths, with the simple-regimen limits (S-2) for tablets and patches; a liquid is any
+    number of measures of its one concentration."""
+    ceiling = max(item.doses)
+    places = max(max(-s.normalize().as_tuple().exponent, 0) for s in strengths)  # type: ignore[operator]
+    if ceiling * Decimal(10) ** places > _MAX_TABLE:
+        raise RequestValidationError(
+            f"{path}.strengths", "strengths with that many decimal places cannot be planned at this dose"
+        )
+    if spec.is_liquid:
+        return StrengthSet(strengths, ceiling)
+    simple = rules.raw["simple_regimens"]
+    return StrengthSet(
+        strengths,
+        ceiling,
+        max_units=item.max_units_per_dose or int(simple["max_units_per_dose"]),
+        max_strengths=item.max_strengths_per_dose or int(simple["max_strengths_per_dose"]),
+    )
+
+
+def _partner_names(spec: ProductSpec, rules: TaperRules, market: str | None) -> dict[str, str]:
+    names = {}
+    for partner in spec.partners:
+        rule = rules.partner(partner.ingredient)
+        names[partner.ingredient] = rule.name(market) if rule else partner.ingredient
+    return names
 
 
 def taper_order(request: TaperRequest, courses: Mapping[int, DrugCourse]) -> list[int]:

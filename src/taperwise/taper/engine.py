@@ -8,19 +8,20 @@ drug's own original dose and MME is only summed, never used to convert between d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from taperwise.errors import RequestValidationError
-from taperwise.taper.calendar import administrations, daily_doses, dispense, total_mme
+from taperwise.taper.calendar import administrations, daily_doses, instalments, total_dispensed, total_mme
+from taperwise.taper.concerns import pending_situations, plan_warnings
 from taperwise.taper.courses import DrugCourse, ProductReader, default_reader, resolve_course, taper_order
 from taperwise.taper.plan import HistoryEntry, Step, StepChange, TaperPlan, Warning
-from taperwise.taper.request import Pace, TaperRequest
+from taperwise.taper.request import RAPID_OVERRIDE, Pace, TaperRequest
 from taperwise.taper.rules import TaperRules, load_rules
-from taperwise.taper.safety import plan_warnings
 from taperwise.taper.stepping import Change, Dosing, initial_dosing, next_change
 from taperwise.taper.visits import follow_up_visits, plan_summary
 
@@ -54,9 +55,11 @@ class PlanInputs:
     paces: dict[int, Pace]
     start_date: date
     hold_days: int | None = None  # hold the current doses this long before the next change
-    hold_open: bool = False  # hold with no further change (referral)
+    hold_open: bool = False  # hold with no further change (referral, special situation)
     history: tuple[HistoryEntry, ...] = ()
     extra_warnings: tuple[Warning, ...] = field(default=())
+    since_change: dict[int, int] = field(default_factory=dict)  # days each drug has been at its dose
+    ready: dict[int, int] = field(default_factory=dict)  # day each drug's last change has had its time
 
 
 def plan_taper(
@@ -72,7 +75,33 @@ def plan_taper(
     courses = resolve_courses(request, rules, read_product or default_reader())
     dosings = {i: initial_dosing(course, rules) for i, course in courses.items()}
     paces = choose_paces(request, courses, rules)
-    return build_plan(PlanInputs(request, courses, dosings, paces, request.start_date), rules)
+    check_rapid(request, paces, rules)
+    held = bool(pending_situations(request, rules))
+    return build_plan(PlanInputs(request, courses, dosings, paces, request.start_date, hold_open=held), rules)
+
+
+def check_rapid(request: TaperRequest, paces: Mapping[int, Pace], rules: TaperRules) -> None:
+    """Steps of days after long-term use are refused unless the setting is supervised (R-3)."""
+    rapid = rules.raw["rapid"]
+    supervised = request.setting == "inpatient" or request.override(RAPID_OVERRIDE) is not None
+    if supervised or request.opioid_use_days < int(rapid["refuse_from_use_days"]):
+        return
+    for index, pace in sorted(paces.items()):
+        where = f"regimen[{index}].pace" if request.regimen[index].pace is not None else "pace"
+        phase: Pace | None = pace
+        while phase is not None:
+            if phase.every_days < int(rapid["below_days"]):
+                raise RequestValidationError(
+                    f"{where}.every_days",
+                    rules.refusal(
+                        "rapid_taper",
+                        days=str(phase.every_days),
+                        use_days=str(request.opioid_use_days),
+                        below=str(rapid["below_days"]),
+                        key=RAPID_OVERRIDE,
+                    ),
+                )
+            phase, where = phase.then, f"{where}.then"
 
 
 def resolve_courses(request: TaperRequest, rules: TaperRules, read: ProductReader) -> dict[int, DrugCourse]:
@@ -91,10 +120,10 @@ def choose_paces(
                 "an absolute reduction is ambiguous for drugs in mg and mcg/hr; give each drug its pace",
             )
     paces = {}
-    for i in courses:
+    for i, course in courses.items():
         pace = request.regimen[i].pace or request.pace
         if pace is None:
-            rule_id, raw = rules.default_pace(request.opioid_use_days)
+            rule_id, raw = rules.default_pace(request.opioid_use_days, course.spec.ingredient)
             pace = Pace.from_dict({**raw, "rule_id": rule_id}, "pace")
         paces[i] = pace
     return paces
@@ -116,20 +145,26 @@ def timeline(inputs: PlanInputs, rules: TaperRules) -> list[Period]:
     """The periods of the plan: an optional hold, then each group of drugs tapered to its end.
 
     A group is one drug (the default: one at a time, in taper order) or every drug (`concurrent_changes`).
-    Within a group each drug's next change falls due one of its own intervals after its last; changes due
-    on the same day form one step. The next group starts when the last drug of this one has no change left.
+    Within a group each drug's next change falls due once its last change has had the time it earns at
+    the agreed pace; changes due on the same day form one step. A drug's final stop, which has no time
+    after it, is paid for before it: the last dose is kept for at least the time the change into it and
+    the stop together need at the agreed pace (and never less than the change into it earned), so no
+    window of the plan, its end included, goes faster than agreed. The next group starts when this one
+    has no change left.
     """
     current = dict(inputs.dosings)
     if inputs.hold_open:
         return [Period(dict(current), None, "hold")]
     starts: list[tuple[int, Period]] = []
     day = inputs.hold_days or 0
-    if inputs.hold_days:
-        starts.append((0, Period(dict(current), None, "hold")))
+    origin = {i: -inputs.since_change.get(i, 0) for i in inputs.courses}  # since each is at its dose
+    paid = {i: inputs.ready.get(i, origin[i]) for i in inputs.courses}  # its last change has had its time
+    before: dict[int, tuple[int, Change]] = {}  # each drug's last change in this plan
+    log: list[tuple[int, int, Change]] = []
     order = taper_order(inputs.request, inputs.courses)
     groups = [order] if inputs.request.concurrent_changes else [[index] for index in order]
     for group in groups:
-        due = dict.fromkeys(group, day)
+        due = {index: max(day, inputs.ready.get(index, day)) for index in group}
         while due:
             day = min(due.values())
             applied: list[tuple[int, Change]] = []
@@ -139,18 +174,73 @@ def timeline(inputs: PlanInputs, rules: TaperRules) -> list[Period]:
                 if change is None:
                     del due[index]
                     continue
+                ready = _stop_ready(change, paid[index], origin[index], before.get(index))
+                if ready > day:
+                    due[index] = ready  # stay at the last dose until the stop is earned
+                    continue
                 current[index] = change.dosing
                 applied.append((index, change))
-                due[index] = day + change.days
+                log.append((day, index, change))
+                before[index] = (day, change)
+                paid[index] = due[index] = day + change.days
             if applied:
+                _check_length(day, len(starts), rules)
                 starts.append((day, Period(dict(current), None, _step_kind(applied), tuple(applied))))
-    if not starts:
-        starts.append((0, Period(dict(current), None, "hold")))
+    if not starts or starts[0][0] > 0:  # the doses in force are held until the first change is due
+        starts.insert(0, (0, Period(dict(inputs.dosings), None, "hold")))
+    real = _real_intervals(log, inputs)
     ends = [start for start, _ in starts[1:]] + [None]
     return [
-        Period(period.dosings, None if end is None else end - start, period.kind, period.changes)
+        Period(
+            period.dosings,
+            None if end is None else end - start,
+            period.kind,
+            tuple((index, real[(start, index)]) for index, _ in period.changes),
+        )
         for (start, period), end in zip(starts, ends, strict=True)
     ]
+
+
+def _stop_ready(change: Change, paid: int, origin: int, before: tuple[int, Change] | None) -> int:
+    """The first day a change may be made: for a final stop, once the last dose has been kept long
+    enough for the change into it and the stop together (or, with no change into it in this plan, for
+    the interval the stop earns since the drug has been at this dose); any other change, when due."""
+    if change.kind != "stop":
+        return paid
+    if before is None:
+        return max(paid, origin + change.days)
+    day, previous = before
+    return max(paid, day + math.ceil(previous.needed + change.needed))
+
+
+def _real_intervals(log: list[tuple[int, int, Change]], inputs: PlanInputs) -> dict[tuple[int, int], Change]:
+    """Each change with its real interval: the days until the drug's next change, or for its last change
+    the days it earned; a stop's interval is the days the last dose was kept before it."""
+    out: dict[tuple[int, int], Change] = {}
+    for index in {index for _, index, _ in log}:
+        mine = [(day, change) for day, i, change in log if i == index]
+        previous = -inputs.since_change.get(index, 0)
+        for k, (day, change) in enumerate(mine):
+            if change.kind == "stop":
+                days = day - previous
+            elif k + 1 < len(mine):
+                days = mine[k + 1][0] - day
+            else:
+                days = change.days
+            out[(day, index)] = replace(change, days=days, lengthened=days > change.every_days)
+            previous = day
+    return out
+
+
+def _check_length(day: int, steps: int, rules: TaperRules) -> None:
+    limits = rules.limits
+    if day > limits.max_plan_days or steps > limits.max_steps:
+        raise RequestValidationError(
+            "pace",
+            f"at this pace the plan would last more than {limits.max_plan_days} days or "
+            f"{limits.max_steps} steps: choose a faster pace (about 10% of the original dose per month is "
+            "the usual long-term pace) or a dose-reduction goal",
+        )
 
 
 def _step_kind(applied: list[tuple[int, Change]]) -> str:
@@ -164,9 +254,9 @@ def _step(number: int, start: date, period: Period, inputs: PlanInputs, rules: T
     end = None if period.days is None else start + timedelta(days=period.days - 1)
     supply_days = period.days or rules.days("dispense", "maintenance_days")
     admins = tuple(a for i in sorted(courses) for a in administrations(courses[i], period.dosings[i]))
-    lines = tuple(
-        line for i in sorted(courses) for line in dispense(courses[i], period.dosings[i], supply_days)
-    )
+    request = inputs.request
+    max_days = request.max_days_per_dispense or rules.max_days_per_instalment(request.market)
+    parts = instalments(courses, period.dosings, start, supply_days, max_days)
     change = period.change
     changes = tuple(
         StepChange(
@@ -188,7 +278,8 @@ def _step(number: int, start: date, period: Period, inputs: PlanInputs, rules: T
         administrations=admins,
         daily_dose=daily_doses(courses, period.dosings),
         daily_mme=total_mme(courses, period.dosings, inputs.request.factor_set),
-        dispense=lines,
+        dispense=total_dispensed(parts),
+        instalments=parts,
         interval_days=change.days if change else period.days,
         requested_reduction=change.requested if change else None,
         achieved_reduction=change.achieved if change else None,
@@ -212,9 +303,9 @@ def build_plan(inputs: PlanInputs, rules: TaperRules) -> TaperPlan:
         steps.append(_step(number, start, period, inputs, rules))
         start = start + timedelta(days=period.days or 0)
     warnings = inputs.extra_warnings + plan_warnings(
-        inputs.request, inputs.courses, baseline, periods, steps, rules
+        inputs.request, inputs.courses, periods, [baseline, *steps], rules
     )
-    visits = follow_up_visits(steps, rules)
+    visits = follow_up_visits(steps, inputs.courses, rules)
     summary = plan_summary(inputs.request, inputs.courses, inputs.paces, periods, [baseline, *steps], rules)
     return TaperPlan(
         request=inputs.request,

@@ -16,7 +16,7 @@ from taperwise.errors import RequestValidationError
 def check_keys(raw: Any, allowed: set[str], path: str) -> None:
     if not isinstance(raw, dict):
         raise RequestValidationError(path, "must be a JSON object")
-    unknown = sorted(set(raw) - allowed)
+    unknown = sorted(str(key)[:40] for key in set(raw) - allowed)
     if unknown:
         raise RequestValidationError(
             f"{path}.{unknown[0]}" if path != "request" else unknown[0],
@@ -30,25 +30,40 @@ def require(raw: dict[str, Any], key: str, path: str) -> Any:
     return raw[key]
 
 
-def read_decimal(value: Any, path: str, *, positive: bool = False, maximum: Decimal | None = None) -> Decimal:
+MAX_DECIMAL_PLACES = 3  # doses, strengths and scores: 12.5 mcg/hr, 0.5 mL measures, never finer
+
+
+def read_decimal(
+    value: Any,
+    path: str,
+    *,
+    positive: bool = False,
+    maximum: Decimal | None = None,
+    places: int = MAX_DECIMAL_PLACES,
+) -> Decimal:
+    """A finite number, at most `places` decimal places (so 1e-300 cannot blow up a strength table),
+    not negative (positive when asked) and at most `maximum` when given."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise RequestValidationError(path, f"must be a number, not {value!r}")
+        raise RequestValidationError(path, f"must be a number, not {_shown(value)}")
     try:
         number = Decimal(str(value))
     except InvalidOperation as exc:
-        raise RequestValidationError(path, f"must be a number, not {value!r}") from exc
+        raise RequestValidationError(path, f"must be a number, not {_shown(value)}") from exc
     if not number.is_finite() or number < 0 or (positive and number == 0):
         raise RequestValidationError(
             path, "must be a positive number" if positive else "must not be negative"
         )
     if maximum is not None and number > maximum:
-        raise RequestValidationError(path, f"must be at most {maximum}")
+        raise RequestValidationError(path, f"must be at most {plain(maximum)}")
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        raise RequestValidationError(path, f"must have at most {places} decimal places")
     return number
 
 
 def read_int(value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestValidationError(path, f"must be a whole number, not {value!r}")
+        raise RequestValidationError(path, f"must be a whole number, not {_shown(value)}")
     if minimum is not None and value < minimum:
         raise RequestValidationError(path, f"must be at least {minimum}")
     if maximum is not None and value > maximum:
@@ -61,20 +76,43 @@ def optional_int(
 ) -> int | None:
     if raw.get(key) is None:
         return None
-    return read_int(raw[key], f"{path}.{key}", minimum=minimum, maximum=maximum)
+    return read_int(raw[key], key if path == "request" else f"{path}.{key}", minimum=minimum, maximum=maximum)
 
 
 def read_bool(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
-        raise RequestValidationError(path, f"must be true or false, not {value!r}")
+        raise RequestValidationError(path, f"must be true or false, not {_shown(value)}")
     return value
 
 
-def read_date(value: Any, path: str) -> date:
+def read_date(value: Any, path: str, *, earliest: date | None = None, latest: date | None = None) -> date:
+    """An ISO date; with bounds, inside them (a plan dated 9999-12-31 cannot add a single day)."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError) as exc:
-        raise RequestValidationError(path, f"must be a date YYYY-MM-DD, not {value!r}") from exc
+        raise RequestValidationError(path, f"must be a date YYYY-MM-DD, not {_shown(value)}") from exc
+    if (earliest is not None and day < earliest) or (latest is not None and day > latest):
+        raise RequestValidationError(
+            path, f"must be between {earliest or date.min} and {latest or date.max}, not {day}"
+        )
+    return day
+
+
+def read_text(value: Any, path: str, *, max_length: int, required: bool = True) -> str:
+    """Text a person wrote (a name, a reason), stripped; at most `max_length` characters."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise RequestValidationError(path, "must be text" + (" (not empty)" if required else ""))
+    if len(value) > max_length:
+        raise RequestValidationError(path, f"must be at most {max_length} characters")
+    return value.strip()
+
+
+def _shown(value: Any) -> str:
+    """A bad value as an error shows it: short, so a hostile megabyte never reaches a message or a log."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def to_json_number(value: Decimal) -> int | float:

@@ -12,8 +12,10 @@ from typing import Any
 
 from taperwise.errors import RequestValidationError
 from taperwise.taper.jsonvalues import check_keys, read_decimal, read_int, require, to_json_number
+from taperwise.taper.rules import load_rules
 
 PACE_UNITS = ("percent_of_original", "percent_of_current", "absolute")
+MAX_PHASES = 3
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Pace:
         return out
 
     @classmethod
-    def from_dict(cls, raw: Any, path: str = "pace") -> Pace:
+    def from_dict(cls, raw: Any, path: str = "pace", depth: int = 0) -> Pace:
         check_keys(
             raw, {"reduction", "unit", "every_days", "until_percent_of_original", "then", "rule_id"}, path
         )
@@ -70,12 +72,22 @@ class Pace:
             raise RequestValidationError(
                 f"{path}.unit", f"must be one of {', '.join(PACE_UNITS)}, not {unit!r}"
             )
-        reduction = read_decimal(require(raw, "reduction", path), f"{path}.reduction", positive=True)
+        limits = load_rules().limits
+        reduction = read_decimal(
+            require(raw, "reduction", path),
+            f"{path}.reduction",
+            positive=True,
+            maximum=max(limits.max_dose.values()),
+        )
         if unit != "absolute" and reduction > 100:
             raise RequestValidationError(f"{path}.reduction", "a percentage above 100 is not a taper")
-        every_days = read_int(require(raw, "every_days", path), f"{path}.every_days", minimum=1)
+        every_days = read_int(
+            require(raw, "every_days", path), f"{path}.every_days", minimum=1, maximum=limits.max_every_days
+        )
         until = raw.get("until_percent_of_original")
         then = raw.get("then")
+        if then is not None and depth >= MAX_PHASES - 1:
+            raise RequestValidationError(f"{path}.then", f"a pace has at most {MAX_PHASES} phases")
         if (until is None) != (then is None):
             raise RequestValidationError(
                 f"{path}.then",
@@ -86,10 +98,17 @@ class Pace:
             unit=unit,
             every_days=every_days,
             until_percent_of_original=(
-                read_decimal(until, f"{path}.until_percent_of_original", positive=True)
+                read_decimal(until, f"{path}.until_percent_of_original", positive=True, maximum=Decimal(100))
                 if until is not None
                 else None
             ),
-            then=cls.from_dict(then, f"{path}.then") if then is not None else None,
-            rule_id=raw.get("rule_id"),
+            then=cls.from_dict(then, f"{path}.then", depth + 1) if then is not None else None,
+            rule_id=_rule_id(raw.get("rule_id"), path),
         )
+
+
+def _rule_id(value: Any, path: str) -> str | None:
+    """The default-pace rule a saved plan's pace came from (e.g. P-1): short text or nothing."""
+    if value is not None and (not isinstance(value, str) or len(value) > 20):
+        raise RequestValidationError(f"{path}.rule_id", "must be a rule id such as 'P-1'")
+    return value

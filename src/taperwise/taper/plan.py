@@ -12,7 +12,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from taperwise.taper.administration import Administration, DailyDose, DispenseLine, UnitLine
+from taperwise.taper.administration import (
+    Administration,
+    DailyDose,
+    DispenseLine,
+    Instalment,
+    PartnerLine,
+    UnitLine,
+)
 from taperwise.taper.jsonvalues import from_json_number, plain, to_json_number
 from taperwise.taper.request import Pace, TaperRequest
 
@@ -23,6 +30,8 @@ __all__ = [
     "DispenseLine",
     "FollowUpVisit",
     "HistoryEntry",
+    "Instalment",
+    "PartnerLine",
     "Step",
     "StepChange",
     "TaperPlan",
@@ -84,6 +93,7 @@ class Step:
     achieved_reduction: Decimal | None = None
     schedule: str = ""  # e.g. "every 8 hours"
     changes: tuple[StepChange, ...] = ()  # every drug changed at this step; the fields above: the first
+    instalments: tuple[Instalment, ...] = ()  # the supplies of the step; `dispense` is their total
 
     @property
     def days(self) -> int | None:
@@ -110,6 +120,7 @@ class Step:
             value = getattr(self, name)
             out[name] = None if value is None else to_json_number(value)
         out["changes"] = [change.to_dict() for change in self.changes]
+        out["instalments"] = [part.to_dict() for part in self.instalments]
         return out
 
     @classmethod
@@ -124,10 +135,7 @@ class Step:
             kind=raw["kind"],
             changed_drug=raw.get("changed_drug"),
             administrations=tuple(Administration.from_dict(a) for a in raw["administrations"]),
-            daily_dose={
-                name: DailyDose(from_json_number(d["amount"]), d["unit"])
-                for name, d in raw["daily_dose"].items()
-            },
+            daily_dose={name: DailyDose.from_dict(d) for name, d in raw["daily_dose"].items()},
             daily_mme=from_json_number(raw["daily_mme"]),
             dispense=tuple(DispenseLine.from_dict(line) for line in raw.get("dispense", [])),
             interval_days=raw.get("interval_days"),
@@ -135,6 +143,7 @@ class Step:
             achieved_reduction=number("achieved_reduction"),
             schedule=raw.get("schedule", ""),
             changes=tuple(StepChange.from_dict(c) for c in raw.get("changes", [])),
+            instalments=tuple(Instalment.from_dict(i) for i in raw.get("instalments", [])),
         )
 
 

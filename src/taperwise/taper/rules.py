@@ -13,8 +13,9 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -88,6 +89,68 @@ class Bottle:
 
 
 @dataclass(frozen=True)
+class PartnerRule:
+    """The non-opioid partner of combination products (paracetamol/acetaminophen): its name in each
+    market and its maximum daily dose, lower for the patients `reduced_when` describes."""
+
+    ingredient: str
+    names: dict[str, str]  # market (US, UK, both) -> the word used there
+    max_daily_mg: Decimal
+    reductions: tuple[
+        dict[str, Any], ...
+    ]  # {"liver_disease": true | "weight_kg_below": 50, "max_daily_mg", "why"}
+    source_id: str
+
+    def name(self, market: str | None) -> str:
+        return self.names.get(market or "both", self.names["both"])
+
+    def maximum(self, liver_disease: bool, weight_kg: Decimal | None) -> tuple[Decimal, str]:
+        """The lowest maximum daily dose that applies to this patient, and why it is lower ("" if not)."""
+        best, why = self.max_daily_mg, ""
+        for row in self.reductions:
+            applies = (
+                (row.get("liver_disease") is True and liver_disease)
+                or (
+                    weight_kg is not None
+                    and "weight_kg_below" in row
+                    and weight_kg < Decimal(str(row["weight_kg_below"]))
+                )
+                or (
+                    weight_kg is not None
+                    and "weight_kg_at_most" in row
+                    and weight_kg <= Decimal(str(row["weight_kg_at_most"]))
+                )
+            )
+            value = Decimal(str(row["max_daily_mg"]))
+            if applies and value < best:
+                best, why = value, str(row["why"])
+        return best, why
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Plausibility bounds on a request (rules.json `limits`): beyond them a field is refused by name."""
+
+    max_regimen_items: int
+    max_strengths: int
+    max_dose: dict[str, Decimal]  # per administration, by dose unit
+    max_every_days: int
+    max_opioid_use_days: int
+    max_plan_days: int
+    max_steps: int
+    earliest_date: date
+    latest_date: date
+    max_text: int
+    max_note: int
+    max_target_daily_mme: Decimal
+    max_units_per_box: int
+    max_units_per_dose: int
+    min_weight_kg: Decimal
+    max_weight_kg: Decimal
+    max_days_per_dispense: int
+
+
+@dataclass(frozen=True)
 class TaperRules:
     """Everything the engine needs, as loaded from ``rules.json`` and its companions."""
 
@@ -99,12 +162,49 @@ class TaperRules:
     decisions: dict[str, Any]
     bottles: tuple[Bottle, ...] = ()
 
-    def default_pace(self, use_days: int) -> tuple[str, dict[str, Any]]:
-        """The default pace row for this duration of use: (rule id, pace dict)."""
-        for row in sorted(self.raw["default_paces"], key=lambda r: -int(r["min_use_days"])):
+    def default_pace(self, use_days: int, ingredient: str | None = None) -> tuple[str, dict[str, Any]]:
+        """The default pace row for this drug and duration of use: (rule id, pace dict). A row naming the
+        ingredient (methadone) comes before the general rows."""
+        rows = sorted(
+            self.raw["default_paces"], key=lambda r: (r.get("ingredient") is None, -int(r["min_use_days"]))
+        )
+        for row in rows:
+            if row.get("ingredient") not in (None, ingredient):
+                continue
             if use_days >= int(row["min_use_days"]):
                 return str(row["id"]), dict(row["pace"])
         raise KnowledgeError("rules.json: no default pace covers 0 days of use")
+
+    @cached_property
+    def limits(self) -> Limits:
+        return _limits(self.raw["limits"])
+
+    def partner(self, ingredient: str) -> PartnerRule | None:
+        """The rule for a combination partner (paracetamol), or None when none is known."""
+        row = self.raw["combinations"]["partners"].get(ingredient)
+        if row is None:
+            return None
+        return PartnerRule(
+            ingredient,
+            dict(row["names"]),
+            Decimal(str(row["max_daily_mg"])),
+            tuple(dict(reduction) for reduction in row.get("reductions", [])),
+            row["source"],
+        )
+
+    def max_days_per_instalment(self, market: str | None) -> int:
+        limits = self.raw["dispense"]["max_days_per_instalment"]
+        return int(limits.get(market or "both", limits["both"]))
+
+    def follow_up_days(self, key: str, ingredient: str | None = None) -> int:
+        """A follow-up interval (rules.json `follow_up`), with the ingredient's own value when it has one."""
+        own = self.raw["follow_up"].get("by_ingredient", {}).get(ingredient or "", {})
+        return int(own.get(key, self.raw["follow_up"][key]))
+
+    def drug_notes(self, ingredient: str) -> tuple[str, ...]:
+        """Warning codes every plan of this ingredient carries (rules.json `drug_notes`)."""
+        notes = self.raw["drug_notes"].get(ingredient, [])
+        return tuple(notes) if isinstance(notes, list) else ()
 
     def rate_checks(self) -> tuple[RateCheck, ...]:
         return tuple(
@@ -174,6 +274,28 @@ class TaperRules:
         return f"{source_id}: {source.citation}"
 
 
+def _limits(raw: Any) -> Limits:
+    return Limits(
+        max_regimen_items=int(raw["max_regimen_items"]),
+        max_strengths=int(raw["max_strengths"]),
+        max_dose={unit: Decimal(str(value)) for unit, value in raw["max_dose"].items()},
+        max_every_days=int(raw["max_every_days"]),
+        max_opioid_use_days=int(raw["max_opioid_use_days"]),
+        max_plan_days=int(raw["max_plan_days"]),
+        max_steps=int(raw["max_steps"]),
+        earliest_date=date.fromisoformat(raw["earliest_date"]),
+        latest_date=date.fromisoformat(raw["latest_date"]),
+        max_text=int(raw["max_text"]),
+        max_note=int(raw["max_note"]),
+        max_target_daily_mme=Decimal(str(raw["max_target_daily_mme"])),
+        max_units_per_box=int(raw["max_units_per_box"]),
+        max_units_per_dose=int(raw["max_units_per_dose"]),
+        min_weight_kg=Decimal(str(raw["min_weight_kg"])),
+        max_weight_kg=Decimal(str(raw["max_weight_kg"])),
+        max_days_per_dispense=int(raw["max_days_per_dispense"]),
+    )
+
+
 def _read_csv(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO((_DATA / name).read_text(encoding="utf-8"), newline="")))
 
@@ -184,27 +306,55 @@ def _read_json(name: str) -> dict[str, Any]:
     return loaded
 
 
-def _check_sources(rules: TaperRules) -> None:
-    """Every rule names a source that exists, and every warning has a known severity."""
-    named: list[tuple[str, str]] = [(f"warning {w.code}", w.source_id) for w in rules.warnings.values()]
-    named += [(f"pack {p.ingredient}", p.source_id) for p in rules.packs]
-    named += [(f"decision {row['id']}", row["source"]) for row in rules.decisions["rows"]]
-    named += [(f"bottle {b.ingredient} {b.concentration} mg/mL", b.source_id) for b in rules.bottles]
+def _cited(value: Any, where: str) -> list[tuple[str, str]]:
+    """Every `source` named anywhere in a rules.json section, with where it was found."""
+    if isinstance(value, list):
+        return [pair for i, item in enumerate(value) for pair in _cited(item, f"{where}[{i}]")]
+    if not isinstance(value, dict):
+        return []
+    found = [(where, value["source"])] if isinstance(value.get("source"), str) else []
+    return found + [pair for key, item in value.items() for pair in _cited(item, f"{where}.{key}")]
+
+
+def _named_warnings(rules: TaperRules) -> list[tuple[str, str]]:
+    """Every warning code the rules refer to, with where: each must exist in warnings.csv."""
+    raw = rules.raw
+    named = [
+        (f"rules.json {section}", str(raw[section]["warning"]))
+        for section in ("rapid", "va_fastest", "combined_rate", "naloxone")
+    ]
+    named += [(f"rules.json rate_checks {row['id']}", str(row["warning"])) for row in raw["rate_checks"]]
     named += [
-        (f"refusal {kind}", row["source"])
-        for kind, row in rules.raw["refusals"].items()
+        (f"rules.json special_situations.{key}", str(row["warning"]))
+        for key, row in raw["special_situations"].items()
         if isinstance(row, dict)
     ]
-    for section, value in rules.raw.items():
-        rows = value if isinstance(value, list) else [value]
-        named += [
-            (f"rules.json {section}", row["source"])
-            for row in rows
-            if isinstance(row, dict) and "source" in row
-        ]
+    named += [
+        (f"rules.json drug_notes.{key}", str(code))
+        for key, codes in raw["drug_notes"].items()
+        if isinstance(codes, list)
+        for code in codes
+    ]
+    named += [
+        (f"decision alert {row['id']}", str(row["warning"])) for row in rules.decisions.get("alerts", [])
+    ]
+    return named
+
+
+def _check_sources(rules: TaperRules) -> None:
+    """Every rule names a source that exists, every warning it names exists, and every warning has a
+    known severity."""
+    named: list[tuple[str, str]] = [(f"warning {w.code}", w.source_id) for w in rules.warnings.values()]
+    named += [(f"pack {p.ingredient}", p.source_id) for p in rules.packs]
+    named += _cited(rules.decisions, "decisions.json")
+    named += [(f"bottle {b.ingredient} {b.concentration} mg/mL", b.source_id) for b in rules.bottles]
+    named += _cited(rules.raw, "rules.json")
     for where, source_id in named:
         if source_id not in rules.sources:
             raise KnowledgeError(f"taper data: {where} cites unknown source {source_id!r}")
+    for where, code in _named_warnings(rules):
+        if code not in rules.warnings:
+            raise KnowledgeError(f"taper data: {where} names unknown warning {code!r}")
     for warning in rules.warnings.values():
         if warning.severity not in SEVERITIES:
             raise KnowledgeError(

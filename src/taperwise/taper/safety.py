@@ -1,24 +1,28 @@
-"""Guideline concerns on a plan: rate checks, patient factors, special drugs, naloxone.
+"""Guideline concerns about the pace of a plan: rate checks, rapid steps, rounding, the total across drugs.
 
-The engine never refuses a plan because of a concern: it shows every one, with its severity and source,
-and the clinician decides (DOMAIN: "the clinician decides, the system informs"). Each code, severity and
-message lives in ``knowledge/data/taper/warnings.csv``; thresholds in ``rules.json``.
+The engine never hides a concern: it shows every one, with its severity and source, and the clinician
+decides (DOMAIN: "the clinician decides, the system informs"). Only two things are refused outright, in the
+engine: steps of days after long-term use without a supervised setting (R-3), and plans beyond the
+plausibility limits. Each code, severity and message lives in ``knowledge/data/taper/warnings.csv``;
+thresholds in ``rules.json``. Concerns about the patient, the drugs and the regimen are in `concerns`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from taperwise.taper.courses import DrugCourse
 from taperwise.taper.jsonvalues import plain
 from taperwise.taper.plan import Step, Warning
-from taperwise.taper.request import PatientFactors, TaperRequest
+from taperwise.taper.request import RAPID_OVERRIDE, TaperRequest
 from taperwise.taper.rules import TaperRules
 
 if TYPE_CHECKING:
     from taperwise.taper.engine import Period
+    from taperwise.taper.stepping import Change
 
 
 def make_warning(
@@ -40,181 +44,181 @@ def step_rate(course: DrugCourse, achieved: Decimal, days: int, per_days: int) -
     return achieved / course.original_daily * 100 * per_days / days
 
 
-def _rate_warnings(
-    request: TaperRequest, courses: Mapping[int, DrugCourse], periods: Sequence[Period], rules: TaperRules
-) -> list[Warning]:
-    check = rules.rate_check_for(request.opioid_use_days)
-    rapid_below = rules.days("rapid", "below_days")
-    fast: dict[int, list[tuple[int, Decimal]]] = {}
-    rapid: dict[int, list[tuple[int, int]]] = {}
-    longer: dict[int, list[tuple[int, Any]]] = {}
+def steps_text(steps: Sequence[int]) -> str:
+    return ", ".join(str(n) for n in steps)
+
+
+def _per_drug(periods: Sequence[Period]) -> dict[int, list[tuple[int, Change]]]:
+    """Each drug's changes with the number of the step they start."""
+    out: dict[int, list[tuple[int, Change]]] = {}
     for number, period in enumerate(periods, start=1):
         for index, change in period.changes:
-            rate = step_rate(courses[index], change.achieved, change.days, check.per_days)
-            if rate > check.threshold:
-                fast.setdefault(index, []).append((number, rate))
-            if change.days < rapid_below:
-                rapid.setdefault(index, []).append((number, change.days))
-            if change.lengthened:
-                longer.setdefault(index, []).append((number, change))
+            out.setdefault(index, []).append((number, change))
+    return out
+
+
+def rate_warnings(
+    request: TaperRequest,
+    courses: Mapping[int, DrugCourse],
+    periods: Sequence[Period],
+    steps: Sequence[Step],
+    rules: TaperRules,
+) -> list[Warning]:
+    """Per drug and per change: faster than the guideline (R-1/R-2), beyond the VA tiers (R-4), steps of
+    days (R-3), and rounding that lengthened an interval or a simple dose that made a step coarser; and,
+    across drugs, the total MME falling faster than one drug may (R-5)."""
+    out: list[Warning] = []
+    for index, changes in sorted(_per_drug(periods).items()):
+        course = courses[index]
+        out += _drug_rates(request, course, changes, rules)
+        out += _rounding(course, changes, rules)
+    out += combined_rate(request, periods, steps, rules)
+    return out
+
+
+def _drug_rates(
+    request: TaperRequest, course: DrugCourse, changes: list[tuple[int, Change]], rules: TaperRules
+) -> list[Warning]:
+    check = rules.rate_check_for(request.opioid_use_days)
+    va = rules.raw["va_fastest"]
+    va_limit, va_days = Decimal(str(va["max_percent_of_original"])), int(va["per_days"])
+    fast = [(n, step_rate(course, c.achieved, c.days, check.per_days)) for n, c in changes]
+    fast = [(n, rate) for n, rate in fast if rate > check.threshold]
+    beyond = [(n, step_rate(course, c.achieved, c.days, va_days)) for n, c in changes]
+    beyond = [(n, rate) for n, rate in beyond if rate > va_limit]
+    rapid = [(n, c.days) for n, c in changes if c.days < rules.days("rapid", "below_days")]
     out = []
-    for index, hits in fast.items():
+    where = {"drug": course.drug}
+    if fast:
+        numbers = [n for n, _ in fast]
+        top = plain(round(max(r for _, r in fast), 1))
         out.append(
             make_warning(
                 rules,
                 check.warning,
-                drug_index=index,
-                at_steps=[n for n, _ in hits],
-                **_where(courses[index], [n for n, _ in hits]),
-                rate=plain(round(max(r for _, r in hits), 1)),
+                drug_index=course.index,
+                at_steps=numbers,
+                steps=steps_text(numbers),
+                rate=top,
+                **where,
             )
         )
-    for index, days in rapid.items():
+    if beyond:
+        numbers = [n for n, _ in beyond]
+        top = plain(round(max(r for _, r in beyond), 1))
+        out.append(
+            make_warning(
+                rules,
+                str(va["warning"]),
+                drug_index=course.index,
+                at_steps=numbers,
+                steps=steps_text(numbers),
+                rate=top,
+                **where,
+            )
+        )
+    if rapid:
+        setting = _supervision(request)
         out.append(
             make_warning(
                 rules,
                 "rapid_taper",
-                drug_index=index,
-                at_steps=[n for n, _ in days],
-                days=min(d for _, d in days),
-                **_where(courses[index], [n for n, _ in days]),
+                drug_index=course.index,
+                at_steps=[n for n, _ in rapid],
+                days=min(d for _, d in rapid),
+                setting=setting,
+                **where,
             )
         )
-    for index, changes in longer.items():
-        first = changes[0][1]
+    return out
+
+
+def _supervision(request: TaperRequest) -> str:
+    reason = request.override(RAPID_OVERRIDE)
+    if reason is not None:
+        return f"recorded: {reason.by}, {reason.reason}"
+    if request.setting == "inpatient":
+        return "recorded: an inpatient setting"
+    return "none recorded"
+
+
+def _rounding(course: DrugCourse, changes: list[tuple[int, Change]], rules: TaperRules) -> list[Warning]:
+    out = []
+    longer = [(n, c) for n, c in changes if c.lengthened]
+    if longer:
+        numbers = [n for n, _ in longer]
+        first_number, first = longer[0]
         out.append(
             make_warning(
                 rules,
                 "interval_lengthened",
-                drug_index=index,
-                at_steps=[n for n, _ in changes],
+                drug_index=course.index,
+                at_steps=numbers,
+                drug=course.drug,
+                steps=steps_text(numbers),
+                first=first_number,
                 achieved=plain(first.achieved),
                 requested=plain(round(first.requested, 2)),
-                unit=courses[index].dose_unit,
-                days=first.days,
-                **_where(courses[index], [n for n, _ in changes]),
+                unit=course.dose_unit,
+                days=max(c.days for _, c in longer),
             )
         )
-    return out
-
-
-def _where(course: DrugCourse, steps: Sequence[int]) -> dict[str, str]:
-    return {"drug": course.drug, "steps": ", ".join(str(n) for n in steps)}
-
-
-def _patch_warnings(
-    courses: Mapping[int, DrugCourse], periods: Sequence[Period], rules: TaperRules
-) -> list[Warning]:
-    out = []
-    for number, period in enumerate(periods, start=1):
-        for index, change in period.changes:
-            if change.kind == "stop" and courses[index].is_patch:
-                out.append(
-                    make_warning(
-                        rules,
-                        "patch_last_step",
-                        drug_index=index,
-                        at_steps=[number],
-                        drug=courses[index].drug,
-                        strength=plain(courses[index].strengths.smallest),
-                    )
-                )
-    return out
-
-
-def _regimen_warnings(
-    request: TaperRequest, courses: Mapping[int, DrugCourse], periods: Sequence[Period], rules: TaperRules
-) -> list[Warning]:
-    """Concerns that come from how the regimen is taken: together, as needed, measured as a liquid."""
-    out = []
-    together = [number for number, period in enumerate(periods, start=1) if len(period.changes) > 1]
-    if together:
-        steps = ", ".join(str(n) for n in together)
-        out.append(make_warning(rules, "concurrent_changes", at_steps=together, steps=steps))
-    for index, course in sorted(courses.items()):
-        item = request.regimen[index]
-        if item.as_needed:
-            maximum = item.as_needed_doses
-            out.append(
-                make_warning(
-                    rules,
-                    "as_needed_scheduled",
-                    drug_index=index,
-                    drug=course.drug,
-                    doses=plain(course.original_daily),
-                    maximum=f"up to {plain(sum(maximum, Decimal(0)))} mg/day" if maximum else "as needed",
-                )
-            )
-        if course.increment_ml is not None and course.spec.concentration is not None:
-            out.append(
-                make_warning(
-                    rules,
-                    "liquid_measure",
-                    drug_index=index,
-                    drug=course.drug,
-                    increment=plain(course.increment_ml),
-                    concentration=plain(course.spec.concentration),
-                )
-            )
-    return out
-
-
-def _patient_warnings(factors: PatientFactors, rules: TaperRules) -> list[Warning]:
-    out = []
-    oud_minimum = int(rules.raw["oud"]["min_dsm5_criteria"])
-    if factors.suspected_oud or (factors.dsm5_oud_criteria or 0) >= oud_minimum:
-        out.append(make_warning(rules, "suspected_oud"))
-    if factors.suicide_risk or (factors.phq9_item9 or 0) > int(rules.raw["suicide"]["phq9_item9_above"]):
-        out.append(make_warning(rules, "suicide_risk"))
-    if factors.pregnant:
-        out.append(make_warning(rules, "pregnancy"))
-    if factors.benzodiazepine:
-        out.append(make_warning(rules, "benzodiazepine"))
-    return out
-
-
-def _naloxone(factors: PatientFactors, baseline_mme: Decimal, rules: TaperRules) -> Warning:
-    reasons = ["during and after any taper"]
-    threshold = rules.number("naloxone", "mme_at_least")
-    if baseline_mme >= threshold:
-        reasons.append(f"{plain(round(baseline_mme, 1))} MME/day, at or above {plain(threshold)}")
-    named = {
-        "benzodiazepine": "a benzodiazepine as well",
-        "prior_overdose": "a previous overdose",
-        "substance_use_disorder": "a substance use disorder",
-        "sleep_apnoea": "sleep apnoea",
-    }
-    reasons += [text for name, text in named.items() if getattr(factors, name)]
-    return make_warning(rules, "naloxone", reasons="; ".join(reasons))
-
-
-def plan_warnings(
-    request: TaperRequest,
-    courses: Mapping[int, DrugCourse],
-    baseline: Step,
-    periods: Sequence[Period],
-    steps: Sequence[Step],
-    rules: TaperRules,
-) -> tuple[Warning, ...]:
-    out = _patient_warnings(request.patient_factors, rules)
-    out += [
-        make_warning(rules, "methadone", drug_index=i)
-        for i, c in courses.items()
-        if c.spec.ingredient == "methadone"
-    ]
-    out += _rate_warnings(request, courses, periods, rules)
-    out += _patch_warnings(courses, periods, rules)
-    out += _regimen_warnings(request, courses, periods, rules)
-    if all(period.change is None for period in periods) and request.goal.type == "target_daily_mme":
+    coarser = [(n, c) for n, c in changes if c.finer]
+    if coarser:
+        simple = course.strengths
         out.append(
             make_warning(
                 rules,
-                "goal_already_met",
-                mme=plain(baseline.daily_mme),
-                goal=plain(request.goal.value or Decimal(0)),
+                "simple_regimen",
+                drug_index=course.index,
+                at_steps=[n for n, _ in coarser],
+                drug=course.drug,
+                needs=coarser[0][1].finer,
+                max_strengths=simple.max_strengths,
+                max_units=simple.max_units,
+                steps=steps_text([n for n, _ in coarser]),
+                index=course.index,
             )
         )
-    out.append(_naloxone(request.patient_factors, baseline.daily_mme, rules))
-    out.append(make_warning(rules, "withdrawal_support"))
-    order = {"requires_review": 0, "caution": 1, "info": 2}
-    return tuple(sorted(out, key=lambda w: order[w.severity]))
+    return out
+
+
+def combined_rate(
+    request: TaperRequest, periods: Sequence[Period], steps: Sequence[Step], rules: TaperRules
+) -> list[Warning]:
+    """R-5: over every window of the rate check's length that starts at a change and holds changes of
+    two or more drugs, the fall in total daily MME as a share of the baseline total (`steps` starts with
+    the baseline)."""
+    check = rules.rate_check_for(request.opioid_use_days)
+    baseline = steps[0].daily_mme
+    if baseline <= 0:
+        return []
+    worst: tuple[Decimal, int, list[int]] | None = None
+    for i in range(1, len(steps)):
+        start = steps[i].start_date
+        if not periods[i - 1].changes:
+            continue
+        inside = [
+            j for j in range(i, len(steps)) if steps[j].start_date < start + timedelta(days=check.per_days)
+        ]
+        drugs = {index for j in inside for index, _ in periods[j - 1].changes}
+        if len(drugs) < 2:
+            continue
+        rate = (steps[i - 1].daily_mme - steps[inside[-1]].daily_mme) / baseline * 100
+        if rate > check.threshold and (worst is None or rate > worst[0]):
+            worst = (rate, i, inside)
+    if worst is None:
+        return []
+    rate, i, inside = worst
+    return [
+        make_warning(
+            rules,
+            str(rules.raw["combined_rate"]["warning"]),
+            at_steps=[steps[j].number for j in inside],
+            rate=plain(round(rate, 1)),
+            baseline=plain(round(baseline, 1)),
+            days=check.per_days,
+            start=steps[i].start_date.isoformat(),
+            limit=plain(round(check.threshold, 1)),
+        )
+    ]

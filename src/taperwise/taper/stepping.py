@@ -1,13 +1,13 @@
 """The next change of one drug: the rounding, ordering and interval rules of clinical-rules §4.
 
-A change is built from "single moves": each lowers one administration to the next achievable dose, always
-the highest administration, ties broken midday -> morning -> evening/bedtime (rules.json `schedules`). So a
-step smaller than a whole day's change touches one administration, and a whole day's change touches each
-once, as in the VA examples. The step taken is the run of moves whose total is nearest the requested
-reduction and at most 1.5 times it (rules.json `rounding`); if even one move is larger, it is taken and the
-interval lengthened so the average rate stays at or below the agreed one. Once every administration is at
-the smallest unit, administrations are removed one per step at the pace's interval (Q8h -> Q12h -> nightly
--> stop); a patch at its smallest strength is simply removed (the last patch step).
+A change is built from "single moves": each lowers one administration to the next achievable simple dose
+(rules.json `simple_regimens`), always the highest administration, ties broken midday -> morning ->
+evening/bedtime (rules.json `schedules`). So a step smaller than a whole day's change touches one
+administration, and a whole day's change touches each once, as in the VA examples. The step taken is the
+run of moves whose total is nearest the requested reduction (rules.json `rounding`); whenever it is larger,
+the change earns a longer interval, so the agreed pace is a ceiling. Once every administration is at the
+smallest unit, administrations are removed one per step (Q8h -> Q12h -> nightly -> stop), each also earning
+its interval at the agreed pace; a patch at its smallest strength is removed (the last patch step).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from taperwise.taper.courses import DrugCourse
+from taperwise.taper.jsonvalues import plain
 from taperwise.taper.request import Pace
 from taperwise.taper.rules import TaperRules
 
@@ -41,12 +42,22 @@ class Dosing:
 
 @dataclass(frozen=True)
 class Change:
+    """One drug's next change. `days` is the time it earns at the agreed pace: the pace's interval, or
+    longer when the change is larger than the requested step (the pace is a ceiling)."""
+
     dosing: Dosing
     days: int
     kind: str  # reduction | interval_extension | stop
     requested: Decimal
     achieved: Decimal
+    every_days: int = 0  # the interval of the pace in force
     lengthened: bool = False
+    finer: str = ""  # a nearer step that would need more units or strengths than a simple dose (S-2)
+
+    @property
+    def needed(self) -> Decimal:
+        """The exact days this change needs at the agreed pace (achieved / requested x every_days)."""
+        return self.achieved * self.every_days / self.requested
 
 
 GoalCheck = Callable[[Dosing], bool]
@@ -62,18 +73,28 @@ def patch_time(course: DrugCourse) -> str:
     return f"patch, changed every {course.spec.wear_hours} hours"
 
 
+def earned_days(achieved: Decimal, requested: Decimal, every_days: int) -> int:
+    """Days a change of `achieved` needs at a pace of `requested` every `every_days`: never faster."""
+    if achieved <= requested:
+        return every_days
+    return math.ceil(every_days * achieved / requested)
+
+
 def _min_reduction(course: DrugCourse, rules: TaperRules) -> Decimal:
     return course.strengths.smallest * rules.number("rounding", "min_reduction_fraction_of_smallest_unit")
 
 
-def _moves(course: DrugCourse, dosing: Dosing, rules: TaperRules, enough: Decimal) -> list[Dosing]:
-    """Successive single moves from `dosing`, until their total reduction exceeds `enough`."""
+def _moves(
+    course: DrugCourse, dosing: Dosing, rules: TaperRules, enough: Decimal, *, simple: bool = True
+) -> list[Dosing]:
+    """Successive single moves from `dosing`, until their total reduction exceeds `enough`. A combination
+    dose never takes more units than the dose before it, so its partner (paracetamol) never rises."""
     rank = {time: i for i, time in enumerate(_reduce_order(course, dosing, rules))}
     gap = _min_reduction(course, rules)
     doses = list(dosing.doses)
     moves: list[Dosing] = []
     while not moves or dosing.daily - moves[-1].daily <= enough:
-        lowered = [(i, course.strengths.next_lower(dose, gap)) for i, dose in enumerate(doses)]
+        lowered = [(i, _lower(course, dose, gap, simple)) for i, dose in enumerate(doses)]
         open_moves = [(i, low) for i, low in lowered if low is not None]
         if not open_moves:
             break
@@ -81,6 +102,11 @@ def _moves(course: DrugCourse, dosing: Dosing, rules: TaperRules, enough: Decima
         doses[i] = low
         moves.append(Dosing(dosing.times, tuple(doses)))
     return moves
+
+
+def _lower(course: DrugCourse, dose: Decimal, gap: Decimal, simple: bool) -> Decimal | None:
+    units = course.strengths.unit_count(dose) if course.is_combination else None
+    return course.strengths.next_lower(dose, gap, max_units=units, simple=simple)
 
 
 def _reduce_order(course: DrugCourse, dosing: Dosing, rules: TaperRules) -> tuple[str, ...]:
@@ -98,12 +124,9 @@ def _remove_one(course: DrugCourse, dosing: Dosing, rules: TaperRules) -> Dosing
     return Dosing(rules.schedule(len(kept)).times, kept)
 
 
-def _choose(moves: list[Dosing], start: Dosing, requested: Decimal, limit: Decimal, goal: GoalCheck) -> int:
+def _choose(moves: list[Dosing], start: Dosing, requested: Decimal, goal: GoalCheck) -> int:
     """Index of the move nearest the requested reduction (ties: the smaller), stopping at the goal."""
-    within = [i for i, move in enumerate(moves) if start.daily - move.daily <= limit]
-    if not within:
-        return 0
-    best = min(within, key=lambda i: (abs(start.daily - moves[i].daily - requested), i))
+    best = min(range(len(moves)), key=lambda i: (abs(start.daily - moves[i].daily - requested), i))
     reaching = [i for i in range(best + 1) if goal(moves[i])]
     return reaching[0] if reaching else best
 
@@ -116,16 +139,35 @@ def next_change(
         return None
     phase = pace.phase_at(course.original_daily, dosing.daily)
     requested = phase.requested_step(course.original_daily, dosing.daily)
-    limit = requested * rules.number("rounding", "max_step_multiple")
-    moves = _moves(course, dosing, rules, limit)
+    moves = _moves(course, dosing, rules, requested)
     if not moves:
         after = _remove_one(course, dosing, rules)
         kind = "stop" if after.stopped else "interval_extension"
-        return Change(after, phase.every_days, kind, requested, dosing.daily - after.daily)
-    chosen = moves[_choose(moves, dosing, requested, limit, goal)]
+        achieved = dosing.daily - after.daily
+        days = earned_days(achieved, requested, phase.every_days)
+        return Change(after, days, kind, requested, achieved, phase.every_days, days > phase.every_days)
+    chosen = moves[_choose(moves, dosing, requested, goal)]
     achieved = dosing.daily - chosen.daily
-    days = phase.every_days
-    lengthened = achieved > limit
-    if lengthened:
-        days = math.ceil(phase.every_days * achieved / requested)
-    return Change(chosen, days, "reduction", requested, achieved, lengthened)
+    days = earned_days(achieved, requested, phase.every_days)
+    finer = "" if course.is_liquid else _finer(course, dosing, chosen, requested, rules, goal)
+    return Change(
+        chosen, days, "reduction", requested, achieved, phase.every_days, days > phase.every_days, finer
+    )
+
+
+def _finer(
+    course: DrugCourse, dosing: Dosing, chosen: Dosing, requested: Decimal, rules: TaperRules, goal: GoalCheck
+) -> str:
+    """When a step nearer the requested one needs more than a simple dose, what it would need."""
+    moves = _moves(course, dosing, rules, requested, simple=False)
+    if not moves:
+        return ""
+    nearer = moves[_choose(moves, dosing, requested, goal)]
+    if abs(dosing.daily - nearer.daily - requested) >= abs(dosing.daily - chosen.daily - requested):
+        return ""
+    for before, after in zip(dosing.doses, nearer.doses, strict=True):
+        if after != before and not course.strengths.is_simple(after):
+            units = course.strengths.units(after)
+            made = " + ".join(f"{u.count} x {plain(u.strength)}" for u in units)
+            return f"{plain(after)} {course.dose_unit} ({made} {course.spec.unit})"
+    return ""

@@ -4,10 +4,15 @@ A dose is achievable when it is a sum of whole units of the available strengths;
 (extended-release tablets must not be, and keeping immediate-release tablets whole too keeps the calendar
 simple). Among the combinations with the fewest units, the one using the larger strengths is chosen, so
 75 mg from 15/30/60 mg tablets is 60 + 15, as the VA examples write it.
+
+A *simple* dose is one made of at most `max_strengths` strengths and `max_units` units (rules.json
+`simple_regimens`): the plan only steps to simple doses, while a dose the patient already takes is kept as
+it is even when it is not simple. A liquid (one measure, any number of measures) has no such limit.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,10 +27,20 @@ class UnitCount:
     count: int
 
 
+Units = tuple[UnitCount, ...]
+
+
 class StrengthSet:
     """The available strengths of one product, and the doses they can make up to `ceiling`."""
 
-    def __init__(self, strengths: tuple[Decimal, ...], ceiling: Decimal) -> None:
+    def __init__(
+        self,
+        strengths: tuple[Decimal, ...],
+        ceiling: Decimal,
+        *,
+        max_units: int | None = None,
+        max_strengths: int | None = None,
+    ) -> None:
         if not strengths or any(s <= 0 for s in strengths):
             raise ValueError("strengths must be positive")
         self.strengths = tuple(sorted(set(strengths)))
@@ -33,7 +48,10 @@ class StrengthSet:
         self._scale = Decimal(10) ** places
         self._ints = tuple(int(s * self._scale) for s in self.strengths)
         self._limit = int(ceiling * self._scale)
+        self.max_units = max_units
+        self.max_strengths = max_strengths
         self._fewest, self._last = self._table()
+        self._simple = self._simple_table() if max_units is not None else None
 
     @property
     def smallest(self) -> Decimal:
@@ -51,6 +69,26 @@ class StrengthSet:
                     last[amount] = unit
         return fewest, last
 
+    def _simple_table(self) -> dict[int, tuple[int, ...]]:
+        """Every simple amount with its best units (scaled strengths, largest first): the fewest units,
+        then the larger strengths."""
+        units = self.max_units or 1
+        distinct = min(self.max_strengths or len(self._ints), len(self._ints))
+        best: dict[int, tuple[int, ...]] = {}
+        for count in range(1, distinct + 1):
+            for chosen in itertools.combinations(sorted(self._ints, reverse=True), count):
+                for total in range(count, units + 1):
+                    for cuts in itertools.combinations(range(1, total), count - 1):
+                        sizes = [b - a for a, b in zip((0, *cuts), (*cuts, total), strict=True)]
+                        picked = tuple(s for s, n in zip(chosen, sizes, strict=True) for _ in range(n))
+                        amount = sum(picked)
+                        if amount > self._limit:
+                            continue
+                        held = best.get(amount)
+                        if held is None or _better(picked, held):
+                            best[amount] = picked
+        return best
+
     def _scaled(self, dose: Decimal) -> int | None:
         scaled = dose * self._scale
         if scaled != scaled.to_integral_value() or not 0 <= scaled <= self._limit:
@@ -58,35 +96,68 @@ class StrengthSet:
         return int(scaled)
 
     def achievable(self, dose: Decimal) -> bool:
+        """Whether whole units make `dose` at all (a dose the patient takes need not be simple)."""
         scaled = self._scaled(dose)
         return scaled is not None and self._fewest[scaled] is not None
 
-    def units(self, dose: Decimal) -> tuple[UnitCount, ...]:
-        """The fewest whole units making `dose`, largest strength first; raises ValueError if impossible."""
+    def is_simple(self, dose: Decimal) -> bool:
+        scaled = self._scaled(dose)
+        return scaled is not None and (self._simple is None or scaled in self._simple)
+
+    def units(self, dose: Decimal) -> Units:
+        """The units making `dose`, largest strength first: its simple form when it has one, else the
+        fewest units; raises ValueError if whole units cannot make it."""
         scaled = self._scaled(dose)
         if scaled is None or self._fewest[scaled] is None:
             raise ValueError(f"{dose} cannot be made from whole units of {self.describe()}")
-        counts: dict[int, int] = {}
+        if self._simple is not None and scaled in self._simple:
+            return self._counted(self._simple[scaled])
+        picked = []
         while scaled > 0:
-            unit = self._last[scaled]
+            picked.append(self._last[scaled])
+            scaled -= self._last[scaled]
+        return self._counted(tuple(picked))
+
+    def _counted(self, picked: tuple[int, ...]) -> Units:
+        counts: dict[int, int] = {}
+        for unit in picked:
             counts[unit] = counts.get(unit, 0) + 1
-            scaled -= unit
         return tuple(
             UnitCount(Decimal(unit) / self._scale, count)
             for unit, count in sorted(counts.items(), reverse=True)
         )
 
-    def next_lower(self, dose: Decimal, min_reduction: Decimal) -> Decimal | None:
-        """The largest achievable dose at least `min_reduction` below `dose`, not below the smallest unit."""
+    def next_lower(
+        self, dose: Decimal, min_reduction: Decimal, *, max_units: int | None = None, simple: bool = True
+    ) -> Decimal | None:
+        """The largest dose at least `min_reduction` below `dose`, not below the smallest unit: a simple
+        one (unless `simple` is False) made of at most `max_units` units when that is given."""
         top = self._scaled(dose)
         if top is None:
             return None
         gap = int((min_reduction * self._scale).to_integral_value(rounding="ROUND_CEILING"))
         floor = self._ints[0]
         for amount in range(top - max(gap, 1), floor - 1, -1):
-            if self._fewest[amount] is not None:
+            if self._fits(amount, max_units, simple):
                 return Decimal(amount) / self._scale
         return None
 
+    def _fits(self, amount: int, max_units: int | None, simple: bool) -> bool:
+        if simple and self._simple is not None:
+            picked = self._simple.get(amount)
+            return picked is not None and (max_units is None or len(picked) <= max_units)
+        fewest = self._fewest[amount]
+        return fewest is not None and (max_units is None or fewest <= max_units)
+
+    def unit_count(self, dose: Decimal) -> int:
+        return sum(u.count for u in self.units(dose))
+
     def describe(self) -> str:
         return ", ".join(plain(s) for s in self.strengths)
+
+
+def _better(picked: tuple[int, ...], held: tuple[int, ...]) -> bool:
+    """Fewer units first; then the larger strengths (compared largest first)."""
+    if len(picked) != len(held):
+        return len(picked) < len(held)
+    return picked > held

@@ -20,17 +20,23 @@ from taperwise.taper.safety import step_rate
 
 if TYPE_CHECKING:
     from taperwise.taper.engine import Period
+    from taperwise.taper.stepping import Change
 
 _CHANGES = ("reduction", "interval_extension", "stop")
 
 
-def follow_up_visits(steps: Sequence[Step], rules: TaperRules) -> tuple[FollowUpVisit, ...]:
-    after_change = rules.days("follow_up", "days_after_change")
-    after_last = rules.days("follow_up", "after_last_change_days")
+def follow_up_visits(
+    steps: Sequence[Step], courses: Mapping[int, DrugCourse], rules: TaperRules
+) -> tuple[FollowUpVisit, ...]:
     max_gap = rules.days("follow_up", "max_gap_days")
     visits: dict[date, str] = {}
     for step in steps:
         last = step.end_date is None
+        # the drug changed sets the timing (methadone's long half-life: a later review)
+        ingredients: list[str | None] = [courses[c.regimen_index].spec.ingredient for c in step.changes]
+        ingredients = ingredients or [None]
+        after_change = max(rules.follow_up_days("days_after_change", i) for i in ingredients)
+        after_last = max(rules.follow_up_days("after_last_change_days", i) for i in ingredients)
         if step.kind in _CHANGES:
             days = after_last if last else min(after_change, step.days or after_change)
             visits.setdefault(
@@ -75,13 +81,13 @@ def _pace_text(pace: Pace, unit: str) -> str:
 def _drug_summary(
     course: DrugCourse, pace: Pace, periods: Sequence[Period], rules: TaperRules
 ) -> dict[str, Any]:
-    mine = [change for p in periods for index, change in p.changes if index == course.index]
+    mine = _changes_by_day(periods, course.index)
     final = periods[-1].dosings[course.index].daily
     first_step = pace.requested_step(course.original_daily, course.original_daily)
     requested_percent = first_step / course.original_daily * 100
-    days = sum(change.days for change in mine)
+    days = _span(mine)
     reduced = (course.original_daily - final) / course.original_daily * 100
-    fastest = max((step_rate(course, c.achieved, c.days, 28) for c in mine), default=None)
+    fastest = max((step_rate(course, c.achieved, c.days, 28) for _, c in mine), default=None)
     return {
         "regimen_index": course.index,
         "drug": course.drug,
@@ -101,6 +107,26 @@ def _drug_summary(
     }
 
 
+def _changes_by_day(periods: Sequence[Period], index: int) -> list[tuple[int, Change]]:
+    """One drug's changes with the day of the plan each starts."""
+    out, day = [], 0
+    for period in periods:
+        out += [(day, change) for i, change in period.changes if i == index]
+        day += period.days or 0
+    return out
+
+
+def _span(changes: list[tuple[int, Change]]) -> int:
+    """The days a drug's reductions took: from its first change to its stop (the time the stop needed
+    came before it), else to the end of the time its last change earned; a plan that opens with the
+    stop counts the days the dose was kept before it."""
+    if not changes:
+        return 0
+    (first_day, first), (last_day, last) = changes[0], changes[-1]
+    span = last_day - first_day + (0 if last.kind == "stop" else last.days)
+    return span + (first.days if first.kind == "stop" else 0)
+
+
 def _assumptions(request: TaperRequest, courses: Mapping[int, DrugCourse], rules: TaperRules) -> list[str]:
     together = (
         "drugs change together at the same steps, as asked (concurrent_changes)"
@@ -108,24 +134,65 @@ def _assumptions(request: TaperRequest, courses: Mapping[int, DrugCourse], rules
         else "drugs are tapered one at a time"
     )
     market = request.market or "US and UK (the union; set 'market' to restrict)"
+    max_days = request.max_days_per_dispense or rules.max_days_per_instalment(request.market)
+    reasons = rules.raw["dispense"]["instalment_reasons"]
+    max_why = "as requested" if request.max_days_per_dispense else str(reasons[request.market or "both"])
     out = [
         f"MME from factor set {request.factor_set} via the project's one MME function; MME is summed for the "
         "goal and the warnings and never used to convert one opioid into another.",
         f"Percentages apply to each drug's own original daily dose; {together}.",
         "Whole units only: no tablet is cut, patches in real strengths, liquids in whole oral-syringe "
-        "measures; combinations use the fewest units.",
+        "measures; a dose uses the fewest units, and a new dose at most "
+        f"{rules.raw['simple_regimens']['max_strengths_per_dose']} strengths and "
+        f"{rules.raw['simple_regimens']['max_units_per_dose']} units unless the regimen item allows more.",
+        "The agreed pace is a ceiling: a step larger than the requested one is given a longer interval, and "
+        "the final stop comes only after the last dose has been kept for the time it earns.",
         f"Catalogue strengths and pack sizes for the market: {market}.",
+        f"Dispensed in instalments of at most {max_days} days ({max_why}).",
         f"Taper rules version {rules.version} (knowledge/data/taper).",
     ]
+    if request.setting != "community":
+        out.append(f"Setting: {request.setting}.")
     for index, course in sorted(courses.items()):
-        given = request.regimen[index].strengths is not None
-        source = "from the request" if given else "from the catalogue"
+        source = "from the request" if course.strengths_given else "from the catalogue"
         if course.is_liquid:
             source = f"its own concentration, measured in {plain(course.increment_ml or Decimal(0))} mL steps"
             source += f"; bottles {', '.join(str(b) for b in course.bottle_sizes) or 'unknown'} mL"
         out.append(f"{course.drug}: every dose is {course.describe_units()} ({source}).")
+        if course.is_combination:
+            partners = ", ".join(
+                f"{course.partner_name(p.ingredient)} {plain(p.strength)} mg" for p in course.spec.partners
+            )
+            same = " (assumed the same in every strength given)" if course.strengths_given else ""
+            out.append(
+                f"{course.drug}: a combination, tapered only in its own strengths; each unit also holds "
+                f"{partners}{same}, and no dose takes more units than the one before it."
+            )
         if request.regimen[index].as_needed:
             out.append(f"{course.drug}: taken as needed; tapered from the agreed scheduled equivalent.")
+    return out
+
+
+def _partners_summary(
+    request: TaperRequest, courses: Mapping[int, DrugCourse], steps: Sequence[Step], rules: TaperRules
+) -> list[dict[str, Any]]:
+    """Each combination partner's daily total at the start and the end, and this patient's maximum."""
+    out = []
+    factors = request.patient_factors
+    for ingredient in sorted({p.ingredient for c in courses.values() for p in c.spec.partners}):
+        first, final = steps[0].daily_dose[ingredient], steps[-1].daily_dose[ingredient]
+        rule = rules.partner(ingredient)
+        maximum, why = rule.maximum(factors.liver_disease, factors.weight_kg) if rule else (None, "")
+        out.append(
+            {
+                "ingredient": ingredient,
+                "name": first.name,
+                "baseline_daily_mg": to_json_number(first.amount),
+                "final_daily_mg": to_json_number(final.amount),
+                "max_daily_mg": None if maximum is None else to_json_number(maximum),
+                "max_reason": why,
+            }
+        )
     return out
 
 
@@ -150,5 +217,6 @@ def plan_summary(
         "final_daily_mme": to_json_number(final.daily_mme),
         "order": taper_order(request, courses),
         "drugs": [_drug_summary(courses[i], paces[i], periods, rules) for i in sorted(courses)],
+        "partners": _partners_summary(request, courses, steps, rules),
         "assumptions": _assumptions(request, courses, rules),
     }
