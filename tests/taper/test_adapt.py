@@ -14,7 +14,7 @@ from taperwise.errors import RequestValidationError
 from taperwise.taper import TaperPlan, adapt_plan, decide, plan_taper
 from taperwise.taper.adapt import FollowUp
 from taperwise.taper.rules import load_rules
-from tests.taper.builders import morphine_er, request
+from tests.taper.builders import MONTHLY_10, morphine_er, request
 
 SECOND_STEP = "2025-02-03"  # example 1: 75 mg Q8h from 2025-01-06, 60 mg Q8h planned from 2025-02-03
 
@@ -52,11 +52,11 @@ def test_row_d2_oud_signs_refer_to_medication_treatment(plan: TaperPlan) -> None
     assert "medication treatment" in decision.reason
 
 
-def test_row_d8_a_second_pause_slows_the_taper(plan: TaperPlan) -> None:
+def test_row_d7_a_second_pause_slows_the_taper(plan: TaperPlan) -> None:
     paused = adapt_plan(plan, _visit(preference="pause"))
     again = FollowUp.from_dict({"date": "2025-03-03", "preference": "pause"})
     decision = decide(paused, again)
-    assert (decision.rule, decision.decision) == ("D-8", "slow")
+    assert (decision.rule, decision.decision) == ("D-7", "slow")
     slowed = adapt_plan(paused, again)
     assert slowed.paces[0].every_days == 56
     assert [s.days for s in slowed.steps[:3]] == [56, 56, 56]
@@ -102,7 +102,8 @@ def test_remaining_plan_is_recomputed_from_the_doses_actually_taken(plan: TaperP
     adapted = adapt_plan(plan, _visit(doses_taken=[{"regimen_index": 0, "doses": [60, 60, 75]}]))
     assert adapted.baseline.daily_dose["morphine"].amount == 195
     totals = adapted.daily_totals("morphine")
-    assert totals[1] == 150  # the next 45 mg/day step, from what was taken
+    assert totals[1] == 195  # held: the patient's own 30 mg/day reduction earns its 28 days first
+    assert totals[2] == 150  # then the next 45 mg/day step, from what was taken
     assert all(a >= b for a, b in itertools.pairwise(totals))
 
 
@@ -262,9 +263,9 @@ def test_continuing_keeps_the_planned_date_of_the_next_change() -> None:
     assert continued.steps[1].start_date == plan.steps[1].start_date
 
 
-def test_row_d7_moderately_severe_withdrawal_pauses_and_requires_review(plan: TaperPlan) -> None:
+def test_row_d8_moderately_severe_withdrawal_pauses_and_requires_review(plan: TaperPlan) -> None:
     decision = decide(plan, _visit(cows=25))
-    assert (decision.rule, decision.decision) == ("D-7", "pause")
+    assert (decision.rule, decision.decision) == ("D-8", "pause")
     adapted = adapt_plan(plan, _visit(cows=25))
     severe = next(w for w in adapted.warnings if w.code == "withdrawal_severe")
     assert severe.severity == "requires_review"
@@ -297,3 +298,31 @@ def test_a_patient_preference_never_returns_to_a_higher_dose(plan: TaperPlan) ->
     second = adapt_plan(plan, _visit())
     adapted = adapt_plan(second, {"date": "2025-02-17", "preference": "pause"})
     assert adapted.baseline.daily_dose["morphine"].amount == 180
+
+
+def test_severe_withdrawal_twice_slows_the_taper_and_suggests_stepping_back(plan: TaperPlan) -> None:
+    paused = adapt_plan(plan, _visit(cows=28))
+    again = adapt_plan(paused, {"date": "2025-03-03", "cows": 26})
+    assert again.history[-1].decision == "slow"
+    severe = next(w for w in again.warnings if w.code == "withdrawal_severe")
+    assert "return_to_previous_dose" in severe.message
+
+
+def test_a_patient_who_stopped_on_their_own_requires_review(plan: TaperPlan) -> None:
+    stopped = adapt_plan(plan, _visit(doses_taken=[{"regimen_index": 0, "doses": []}], cows=9))
+    warning = next(w for w in stopped.warnings if w.code == "stopped_abruptly")
+    assert warning.severity == "requires_review"
+    assert "tolerance is lost" in warning.message
+    assert "naloxone" in warning.message
+    assert stopped.review_required
+
+
+def test_a_reduction_the_patient_made_is_paced_like_any_other() -> None:
+    # 10% of 300 mg/day every 28 days; the patient went from the planned 270 to 240 before the visit
+    plan = plan_taper(request(morphine_er(100, 3, [15, 30, 60, 100]), pace=MONTHLY_10))
+    visit = {"date": "2025-01-20", "doses_taken": [{"regimen_index": 0, "doses": [75, 75, 75]}]}
+    adapted = adapt_plan(plan, visit)
+    below = next(w for w in adapted.warnings if w.code == "taken_below_plan")
+    assert "unused supply" in below.message
+    first_change = next(s for s in adapted.steps if s.changes)
+    assert (first_change.start_date - date(2025, 1, 20)).days >= 28  # the self-reduction earned its time

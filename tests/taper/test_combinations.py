@@ -125,8 +125,8 @@ def test_a_baseline_above_the_paracetamol_maximum_requires_review() -> None:
     plan = plan_taper({**CO_CODAMOL, "patient_factors": {"weight_kg": 45}})  # 8 tablets: 4 g a day
     warning = next(w for w in plan.warnings if w.code == "partner_above_maximum")
     assert warning.severity == "requires_review"
-    assert "4000 mg a day (baseline" in warning.message
     assert "maximum of 3000 mg a day for this patient (a body weight under 50 kg)" in warning.message
+    assert "baseline 4000 mg, step 1 3500 mg" in warning.message  # whole tablets dropped first
     assert plan.review_required
     assert plan.summary["partners"][0]["max_daily_mg"] == 3000
 
@@ -204,3 +204,37 @@ def test_a_combination_liquid_is_refused_saying_why() -> None:
         plan_taper(raw)
     assert caught.value.field == "regimen[0].drug"
     assert "never changed without a word" in caught.value.problem or "not a tablet" in caught.value.problem
+
+
+def test_the_baseline_is_made_of_the_patients_own_tablets() -> None:
+    # two 5/325 tablets four times a day are 2600 mg of acetaminophen, not one 10/325 (1300 mg)
+    raw = _us(
+        "Hydrocodone Bitartrate 5 MG / Acetaminophen 325 MG Oral Tablet",
+        10,
+        4,
+        patient_factors={"weight_kg": 38},
+    )
+    plan = plan_taper(raw)
+    assert [(u.strength, u.count) for u in plan.baseline.administrations[0].units] == [(5, 2)]
+    assert plan.baseline.daily_dose["acetaminophen"].amount == 2600
+    above = next(w for w in plan.warnings if w.code == "partner_above_maximum")
+    assert "maximum of 2000 mg a day" in above.message
+    # whole tablets are dropped first, so the maximum is reached as soon as the pace allows
+    totals = plan.daily_totals("acetaminophen")
+    assert totals[:3] == [2600, 1950, 1300]
+
+
+def test_two_co_codamol_15_500_stay_two_tablets() -> None:
+    raw = {
+        **CO_CODAMOL,
+        "regimen": [{"drug": "Co-codamol 15mg/500mg tablets", "dose": 30, "times_per_day": 4}],
+    }
+    plan = plan_taper(raw)
+    assert [(u.strength, u.count) for u in plan.baseline.administrations[0].units] == [(15, 2)]
+    assert plan.baseline.daily_dose["acetaminophen"].amount == 4000
+
+
+def test_a_hold_says_nothing_new_about_the_partner() -> None:
+    plan = plan_taper({**CO_CODAMOL, "patient_factors": {"pregnant": True}})
+    assert [s.kind for s in plan.steps] == ["hold"]
+    assert "combination_partner" not in plan.warning_codes()

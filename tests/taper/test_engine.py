@@ -62,12 +62,12 @@ def test_patches_are_dispensed_in_whole_boxes() -> None:
         )
     )
     # 25 -> 12 at 13 mcg/hr per 28 days; the 12 mcg/hr patch is kept 54 days (the change into it and its
-    # removal, 25 mcg/hr together), supplied in instalments of 28 and 26 days
+    # removal, 25 mcg/hr together), a whole number of 3-day wear periods, supplied in two instalments of 27
     assert plan.steps[0].days == 54
     first = plan.steps[0].instalments[0]
     line = first.dispense[0]
-    applications = math.ceil(28 * 24 / 72)  # 10 patches of 12 mcg/hr for 28 days, one every 72 hours
-    assert first.days == 28
+    applications = math.ceil(27 * 24 / 72)  # 9 patches of 12 mcg/hr for 27 days, one every 72 hours
+    assert first.days == 27
     assert (line.strength, line.boxes, line.units_per_box) == (Decimal(12), 2, 5)
     assert line.quantity == 10 >= applications
     assert plan.steps[0].dispense[0].boxes == sum(i.dispense[0].boxes or 0 for i in plan.steps[0].instalments)

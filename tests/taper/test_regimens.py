@@ -79,10 +79,10 @@ def test_a_liquid_without_known_bottle_sizes_is_dispensed_in_exact_millilitres()
     line = plan.steps[0].dispense[0]
     assert line.bottles == ()
     # 16 -> 14 mg/day of 4 mg/mL: 1.5 mL in the morning and 2 mL in the evening, 3.5 mL a day; a 2 mg step
-    # where 1.6 was asked earns 35 days, supplied in UK instalments of 30 and 5 days (105 + 18 mL)
+    # where 1.6 was asked earns 35 days, supplied in UK instalments of 18 and 17 days (63 + 60 mL)
     assert [a.volume_ml for a in plan.steps[0].administrations] == [Decimal("1.5"), Decimal(2)]
     assert plan.steps[0].days == 35
-    assert [(i.days, i.dispense[0].quantity) for i in plan.steps[0].instalments] == [(30, 105), (5, 18)]
+    assert [(i.days, i.dispense[0].quantity) for i in plan.steps[0].instalments] == [(18, 63), (17, 60)]
     assert line.quantity == 123
     assert "bottles unknown" in " ".join(plan.summary["assumptions"])
 
@@ -266,9 +266,9 @@ def test_a_long_step_is_dispensed_in_instalments_within_the_markets_limit() -> N
     assert first.days == 84
     parts = [(p.start_date.isoformat(), p.end_date.isoformat(), p.days) for p in first.instalments]
     assert parts == [
-        ("2025-01-06", "2025-02-04", 30),
-        ("2025-02-05", "2025-03-06", 30),
-        ("2025-03-07", "2025-03-30", 24),
+        ("2025-01-06", "2025-02-02", 28),
+        ("2025-02-03", "2025-03-02", 28),
+        ("2025-03-03", "2025-03-30", 28),
     ]
     us = plan_taper(
         request(morphine_er(), pace={"reduction": 5, "unit": "absolute", "every_days": 28}, market="US")

@@ -262,3 +262,77 @@ def test_tramadol_and_tapentadol_carry_their_notes(drug: str, code: str, words: 
     note = next(w for w in plan.warnings if w.code == code)
     assert note.severity == "caution"
     assert all(word in note.message for word in words)
+
+
+# What the pharmacist's reading added: large single steps, long last doses, long plans, held supply -------
+
+
+def test_a_single_step_of_more_than_a_quarter_of_the_original_requires_review() -> None:
+    mst = {"drug": "MST Continus 60mg tablets", "dose": 60, "times_per_day": 2}
+    at_once = {"reduction": 100, "unit": "percent_of_original", "every_days": 28}
+    plan = plan_taper(request(mst, market="UK", opioid_use_days=1200, pace=at_once))
+    large = next(w for w in plan.warnings if w.code == "large_step")
+    assert large.severity == "requires_review"
+    assert 1 in large.steps
+    assert "lower strength or an immediate-release or liquid form" in large.message
+    gentle = plan_taper(request(mst, market="UK", pace=MONTHLY_10))
+    assert "large_step" not in gentle.warning_codes()
+
+
+def test_the_last_unit_of_a_long_acting_product_comes_with_options() -> None:
+    plan = plan_taper(request(morphine_er(15, 1), pace=MONTHLY_10))
+    last = next(w for w in plan.warnings if w.code == "last_unit_step")
+    assert last.severity == "caution"
+    assert "15 mg a day" in last.message
+    assert "lower-strength or immediate-release step" in last.message
+
+
+def test_a_last_dose_kept_for_months_offers_a_faster_last_phase() -> None:
+    item = {
+        "drug": "12 HR Morphine Sulfate 30 MG Extended Release Oral Tablet",
+        "dose": 15,
+        "times_per_day": 2,
+    }
+    plan = plan_taper(
+        request(item, market="US", pace={"reduction": 10, "unit": "percent_of_current", "every_days": 28})
+    )
+    warning = next(w for w in plan.warnings if w.code == "long_last_dose")
+    assert "kept 420 days" in warning.message
+    assert "faster last phase" in warning.message
+
+
+def test_a_plan_longer_than_two_years_or_than_short_use_gets_a_caution() -> None:
+    slow = plan_taper(request(morphine_er(), pace={"reduction": 6, "unit": "absolute", "every_days": 28}))
+    assert "long_plan" in slow.warning_codes()
+    short = plan_taper(request(morphine_er(15, 2), opioid_use_days=30))
+    warning = next(w for w in short.warnings if w.code == "long_plan")
+    assert "longer than the 30 days of opioid use so far" in warning.message
+
+
+def test_a_held_dose_is_supplied_a_week_at_a_time() -> None:
+    plan = plan_taper(request(morphine_er(), pace=MONTHLY_10, patient_factors={"phq9_item9": 2}))
+    assert [p.days for p in plan.steps[0].instalments] == [7, 7, 7, 7]
+    assert "at most 7 days at a time" in next(
+        w.message for w in plan.warnings if w.code == "special_situation_hold"
+    )
+
+
+def test_a_target_dose_is_reviewed_again_a_month_after_it_is_reached() -> None:
+    plan = plan_taper(request(morphine_er(), pace=MONTHLY_10, goal={"type": "target_daily_mme", "value": 90}))
+    reached = plan.steps[-1].start_date
+    assert any(v.date == reached + timedelta(days=28) for v in plan.follow_ups)
+
+
+def test_a_patch_changes_dose_on_a_patch_change_day() -> None:
+    plan = plan_taper(
+        request({"drug": "72 HR Fentanyl 0.025 MG/HR Transdermal System", "dose": 100}, pace=MONTHLY_10)
+    )
+    assert all((s.start_date - plan.baseline.start_date).days % 3 == 0 for s in plan.steps)
+
+
+def test_concurrent_stops_of_two_drugs_on_one_day_are_flagged_with_their_step() -> None:
+    pace = {"reduction": 40, "unit": "percent_of_original", "every_days": 28}
+    plan = plan_taper(request(morphine_er(30), oxycodone_ir(5, 2), pace=pace, concurrent_changes=True))
+    combined = next(w for w in plan.warnings if w.code == "combined_rate")
+    together = [s.number for s in plan.steps if len(s.changes) > 1]
+    assert set(together) <= set(combined.steps)

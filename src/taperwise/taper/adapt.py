@@ -29,7 +29,7 @@ from taperwise.taper.plan import HistoryEntry, Step, TaperPlan, Warning
 from taperwise.taper.request import ClinicianReason, Pace, TaperRequest
 from taperwise.taper.rules import TaperRules, load_rules
 from taperwise.taper.safety import make_warning
-from taperwise.taper.stepping import Dosing, patch_time
+from taperwise.taper.stepping import Dosing, earned_days, patch_time
 
 __all__ = ["Decision", "FollowUp", "adapt_plan", "decide"]
 
@@ -175,18 +175,35 @@ def _in_force(plan: TaperPlan, day: date) -> tuple[Step, Step]:
     return plan.baseline, plan.baseline
 
 
+@dataclass(frozen=True)
+class Current:
+    """The doses in force from the follow-up on, what the visit's reports raise, and how far each drug
+    was reduced below the plan by the patient (a change made before the visit, paced like any other)."""
+
+    dosings: dict[int, Dosing]
+    warnings: list[Warning]
+    self_reduced: dict[int, Decimal]
+
+
 def _current(
     plan: TaperPlan, follow_up: FollowUp, courses: dict[int, DrugCourse], rules: TaperRules
-) -> tuple[dict[int, Dosing], list[Warning]]:
+) -> Current:
     """Doses in force from the follow-up on: those taken, capped at the plan's (never an increase)."""
     ceiling_step, _ = _in_force(plan, follow_up.date - timedelta(days=1))
-    dosings, warnings = {}, []
+    dosings, warnings, lower = {}, [], {}
     for index, course in courses.items():
         planned = _dosing_at(ceiling_step, course)
         if index not in follow_up.doses_taken:
             dosings[index] = planned
             continue
         taken = _taken_dosing(course, planned, follow_up.doses_taken[index], rules)
+        if taken.daily < planned.daily:
+            lower[index] = planned.daily - taken.daily
+            if taken.stopped:
+                warnings.append(
+                    make_warning(rules, "stopped_abruptly", drug_index=index, drug=course.drug,
+                                 planned=f"{_doses_text(planned)} {course.dose_unit}")
+                )  # fmt: skip
         above = taken.daily > planned.daily or (
             len(taken.doses) == len(planned.doses)
             and any(t > p for t, p in zip(taken.doses, planned.doses, strict=True))
@@ -203,7 +220,7 @@ def _current(
                 )
             )
         dosings[index] = planned if above else taken
-    return dosings, warnings
+    return Current(dosings, warnings, lower)
 
 
 def _doses_text(dosing: Dosing) -> str:
@@ -265,6 +282,47 @@ def _timing(
     return Timing(None, ready, since)
 
 
+def _self_reduction(
+    timing: Timing, current: Current, courses: dict[int, DrugCourse], paces: tuple[Pace, ...]
+) -> Timing:
+    """A reduction the patient made before the visit is a change like any other: the drug's next change
+    waits the time it earns at the agreed pace, counted from the visit (the latest it can have been)."""
+    ready, since = dict(timing.ready), dict(timing.since_change)
+    for index, amount in current.self_reduced.items():
+        course, dosing = courses[index], current.dosings[index]
+        if dosing.stopped:
+            continue
+        phase = paces[index].phase_at(course.original_daily, dosing.daily + amount)
+        requested = phase.requested_step(course.original_daily, dosing.daily + amount)
+        ready[index] = max(ready.get(index, 0), earned_days(amount, requested, phase.every_days))
+        since[index] = 0
+    return replace(timing, ready=ready, since_change=since)
+
+
+def _below_plan(
+    plan: TaperPlan,
+    follow_up: FollowUp,
+    current: Current,
+    courses: dict[int, DrugCourse],
+    timing: Timing,
+    rules: TaperRules,
+) -> list[Warning]:
+    ceiling_step, _ = _in_force(plan, follow_up.date - timedelta(days=1))
+    out = []
+    for index in sorted(current.self_reduced):
+        course, dosing = courses[index], current.dosings[index]
+        if dosing.stopped:
+            continue
+        planned = _dosing_at(ceiling_step, course)
+        taken, was = f"{_doses_text(dosing)} {course.dose_unit}", f"{_doses_text(planned)} {course.dose_unit}"
+        days = timing.ready.get(index, 0)
+        out.append(
+            make_warning(rules, "taken_below_plan", drug_index=index, drug=course.drug, taken=taken,
+                         planned=was, days=days)
+        )  # fmt: skip
+    return out
+
+
 def _resumed_request(
     request: TaperRequest, review: SpecialistReview | None, rules: TaperRules
 ) -> TaperRequest:
@@ -308,8 +366,16 @@ def _notices(
             "hold": "keep holding the dose",
         }
         decided = text[review.decision] + (f" ({review.note})" if review.note else "")
-        out.append(make_warning(rules, "specialist_review", date=fields["date"], by=review.by,
-                                reviewed=review.date.isoformat(), decision=decided))  # fmt: skip
+        out.append(
+            make_warning(
+                rules,
+                "specialist_review",
+                date=fields["date"],
+                by=review.by,
+                reviewed=review.date.isoformat(),
+                decision=decided,
+            )
+        )
     if decision.decision == "pause":
         out.append(make_warning(rules, "taper_paused", until=until, **fields))
     elif decision.decision == "slow":
@@ -318,8 +384,17 @@ def _notices(
         back = follow_up.return_to_previous_dose
         _, previous = _in_force(plan, follow_up.date - timedelta(days=1))
         doses = "; ".join(a.describe() for a in previous.administrations) or "no opioid"
-        out.append(make_warning(rules, "returned_to_previous_dose", date=fields["date"], by=back.by,
-                                reason=back.reason, doses=doses, until=until))  # fmt: skip
+        out.append(
+            make_warning(
+                rules,
+                "returned_to_previous_dose",
+                date=fields["date"],
+                by=back.by,
+                reason=back.reason,
+                doses=doses,
+                until=until,
+            )
+        )
     elif decision.decision == "refer":
         out += _referred(plan, follow_up, decision, rules)
     return out
@@ -329,9 +404,18 @@ def _referred(plan: TaperPlan, follow_up: FollowUp, decision: Decision, rules: T
     """The referral warning, carried by every plan until the referral ends, naming the follow-up that
     opened it. A hold for a special situation alone says so in its own warning (special_situation_hold)."""
     held = _held_rules(rules)
+    supply = rules.days("dispense", "held_max_days")
     if decision.rule not in held:  # a referral opened at this visit
-        return [make_warning(rules, "referred", since=follow_up.date.isoformat(), rule=decision.rule,
-                             reason=decision.reason)]  # fmt: skip
+        return [
+            make_warning(
+                rules,
+                "referred",
+                since=follow_up.date.isoformat(),
+                rule=decision.rule,
+                reason=decision.reason,
+                supply=supply,
+            )
+        ]
     opening = None
     for entry in reversed(plan.history):
         if entry.decision != "refer":
@@ -340,8 +424,16 @@ def _referred(plan: TaperPlan, follow_up: FollowUp, decision: Decision, rules: T
             opening = entry
     if opening is None:
         return []
-    return [make_warning(rules, "referred", since=opening.date.isoformat(), rule=opening.rule,
-                         reason=opening.reason)]  # fmt: skip
+    return [
+        make_warning(
+            rules,
+            "referred",
+            since=opening.date.isoformat(),
+            rule=opening.rule,
+            reason=opening.reason,
+            supply=supply,
+        )
+    ]
 
 
 def _held_rules(rules: TaperRules) -> set[str]:
@@ -370,14 +462,16 @@ def adapt_plan(
         raise RequestValidationError(
             "follow_up.doses_taken", f"regimen index {unknown[0]} is not in the plan"
         )
-    dosings, warnings = _current(plan, follow_up, courses, rules)
+    current = _current(plan, follow_up, courses, rules)
+    dosings, warnings = current.dosings, list(current.warnings)
     paces = plan.paces
     if decision.decision in ("slow", "step_back"):
         paces = tuple(p.slowed(rules.days("adaptation", "slow_interval_multiplier")) for p in paces)
     if decision.decision == "step_back":
         _, previous = _in_force(plan, follow_up.date - timedelta(days=1))
         dosings = {index: _dosing_at(previous, course) for index, course in courses.items()}
-    timing = _timing(plan, follow_up, decision, paces, rules)
+    timing = _self_reduction(_timing(plan, follow_up, decision, paces, rules), current, courses, paces)
+    warnings += _below_plan(plan, follow_up, current, courses, timing, rules)
     entry = HistoryEntry(
         follow_up.date,
         decision.decision,

@@ -136,16 +136,18 @@ def dispense(course: DrugCourse, dosing: Dosing, days: int) -> tuple[DispenseLin
 def instalments(
     courses: Mapping[int, DrugCourse], dosings: Mapping[int, Dosing], start: date, days: int, max_days: int
 ) -> tuple[Instalment, ...]:
-    """The supplies of a step of `days` days, each at most `max_days` long (whole boxes and bottles in
-    each, since each is dispensed on its own), in date order."""
-    out = []
-    offset = 0
-    while offset < days:
-        length = min(max_days, days - offset)
+    """The supplies of a step of `days` days: as few as the limit of `max_days` allows, of even length
+    (84 days in three of 28, 33 in 17 and 16, never 30 and 3), whole boxes and bottles in each since each
+    is dispensed on its own, in date order; none when nothing is taken."""
+    if all(dosings[i].stopped for i in courses):
+        return ()
+    count = math.ceil(days / max_days)
+    lengths = [days // count + (1 if n < days % count else 0) for n in range(count)]
+    out, first = [], start
+    for length in lengths:
         lines = tuple(line for i in sorted(courses) for line in dispense(courses[i], dosings[i], length))
-        first = start + timedelta(days=offset)
         out.append(Instalment(first, first + timedelta(days=length - 1), lines))
-        offset += length
+        first += timedelta(days=length)
     return tuple(out)
 
 

@@ -11,12 +11,14 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from taperwise.taper.calendar import course_mme
 from taperwise.taper.courses import DrugCourse
 from taperwise.taper.jsonvalues import plain
 from taperwise.taper.plan import Step, Warning
-from taperwise.taper.request import RAPID_OVERRIDE, PatientFactors, TaperRequest
+from taperwise.taper.request import RAPID_OVERRIDE, Pace, PatientFactors, TaperRequest
 from taperwise.taper.rules import TaperRules
 from taperwise.taper.safety import make_warning, rate_warnings, steps_text
+from taperwise.taper.stepping import Dosing
 
 if TYPE_CHECKING:
     from taperwise.taper.engine import Period
@@ -43,7 +45,8 @@ def _patient_warnings(request: TaperRequest, rules: TaperRules) -> list[Warning]
     if pending:
         labels = "; ".join(str(table[key]["label"]).lower() for key in pending)
         keys = ", ".join(f"overrides.{table[key]['override']}" for key in pending)
-        out.append(make_warning(rules, "special_situation_hold", situations=labels, keys=keys))
+        supply = rules.days("dispense", "held_max_days")
+        out.append(make_warning(rules, "special_situation_hold", situations=labels, keys=keys, supply=supply))
     for key in situations:
         reason = request.override(str(table[key]["override"]))
         if reason is not None:
@@ -69,24 +72,78 @@ def _drug_notes(courses: Mapping[int, DrugCourse], rules: TaperRules) -> list[Wa
     ]
 
 
-def _patch_warnings(
-    courses: Mapping[int, DrugCourse], periods: Sequence[Period], rules: TaperRules
+def _end_warnings(
+    request: TaperRequest, courses: Mapping[int, DrugCourse], periods: Sequence[Period], rules: TaperRules
 ) -> list[Warning]:
+    """The last step of each drug: a patch's last strength or a long-acting product's last unit, with the
+    options; and a last dose kept so long (a slow pace) that the plan offers a faster last phase."""
     out = []
+    longest = rules.days("long_plans", "last_dose_days")
     for number, period in enumerate(periods, start=1):
         for index, change in period.changes:
-            if change.kind == "stop" and courses[index].is_patch:
+            if change.kind != "stop":
+                continue
+            course = courses[index]
+            last = change.achieved
+            if course.is_patch:
                 out.append(
                     make_warning(
                         rules,
                         "patch_last_step",
                         drug_index=index,
                         at_steps=[number],
-                        drug=courses[index].drug,
-                        strength=plain(courses[index].strengths.smallest),
+                        drug=course.drug,
+                        strength=plain(course.strengths.smallest),
+                    )
+                )
+            elif course.long_acting:
+                mme = course_mme(course, Dosing(("bedtime",), (last,)), request.factor_set)
+                out.append(
+                    make_warning(
+                        rules,
+                        "last_unit_step",
+                        drug_index=index,
+                        at_steps=[number],
+                        drug=course.drug,
+                        dose=plain(last),
+                        unit=course.dose_unit,
+                        mme=plain(round(mme, 1)),
+                    )
+                )
+            if change.days > longest:
+                pace = request.regimen[index].pace or request.pace
+                out.append(
+                    make_warning(
+                        rules,
+                        "long_last_dose",
+                        drug_index=index,
+                        at_steps=[number - 1, number],
+                        drug=course.drug,
+                        dose=plain(last),
+                        unit=course.dose_unit,
+                        days=change.days,
+                        pace=_pace_of(request, index, course, pace),
                     )
                 )
     return out
+
+
+def _pace_of(request: TaperRequest, index: int, course: DrugCourse, pace: Pace | None) -> str:
+    return pace.describe(course.dose_unit) if pace is not None else "the default pace"
+
+
+def _long_plan(request: TaperRequest, steps: Sequence[Step], rules: TaperRules) -> list[Warning]:
+    """R-7: a plan over two years, or, after short use, longer than the use so far."""
+    days = (steps[-1].start_date - steps[0].start_date).days
+    use = request.opioid_use_days
+    short = use < int(rules.raw["default_paces"][0]["min_use_days"])
+    limit = (
+        min(rules.days("long_plans", "plan_days"), use) if short else rules.days("long_plans", "plan_days")
+    )
+    if days <= limit or days == 0:
+        return []
+    why = f", longer than the {use} days of opioid use so far" if short and use < days else ""
+    return [make_warning(rules, "long_plan", days=days, years=plain(round(Decimal(days) / 365, 1)), why=why)]
 
 
 def _regimen_warnings(
@@ -148,32 +205,35 @@ def _partner_warnings(
     factors = request.patient_factors
     for ingredient in sorted({p.ingredient for c in courses.values() for p in c.spec.partners}):
         rule = rules.partner(ingredient)
-        name = next(c.partner_name(ingredient) for c in courses.values() if c.partner_names.get(ingredient))
-        totals = [_partner_total(step, ingredient) for step in steps]
-        maximum, why = rule.maximum(factors.liver_disease, factors.weight_kg) if rule else (None, "")
-        falls = [steps[i].number for i in range(1, len(steps)) if totals[i] < totals[i - 1]]
         drug = next(
             c for c in sorted(courses.values(), key=lambda c: c.index) if c.partner_names.get(ingredient)
         )
-        out.append(
-            make_warning(
-                rules,
-                "combination_partner",
-                drug_index=drug.index,
-                at_steps=falls,
-                drug=drug.drug,
-                partner=name,
-                start=plain(totals[0]),
-                end=plain(totals[-1]),
-                steps=steps_text(falls) or "none",
-                maximum=plain(maximum) if maximum is not None else "the labelled maximum",
+        name = drug.partner_name(ingredient)
+        totals = [_partner_total(step, ingredient) for step in steps]
+        maximum, why = rule.maximum(factors.liver_disease, factors.weight_kg) if rule else (None, "")
+        falls = [steps[i].number for i in range(1, len(steps)) if totals[i] < totals[i - 1]]
+        if falls:  # a plan that holds the dose says nothing new about the partner
+            out.append(
+                make_warning(
+                    rules,
+                    "combination_partner",
+                    drug_index=drug.index,
+                    at_steps=falls,
+                    drug=drug.drug,
+                    partner=name,
+                    start=plain(totals[0]),
+                    end=plain(totals[-1]),
+                    steps=steps_text(falls),
+                    maximum=plain(maximum) if maximum is not None else "the labelled maximum",
+                )
             )
-        )
         if maximum is None:
             continue
         above = [i for i, total in enumerate(totals) if total > maximum]
         if above:
-            where = ", ".join("baseline" if i == 0 else f"step {steps[i].number}" for i in above)
+            where = ", ".join(
+                f"{'baseline' if i == 0 else f'step {steps[i].number}'} {plain(totals[i])} mg" for i in above
+            )
             out.append(
                 make_warning(
                     rules,
@@ -182,7 +242,6 @@ def _partner_warnings(
                     at_steps=[steps[i].number for i in above if i > 0],
                     drug=drug.drug,
                     partner=name,
-                    amount=plain(max(totals[i] for i in above)),
                     where=where,
                     maximum=plain(maximum),
                     why=f" for this patient ({why})" if why else "",
@@ -223,7 +282,8 @@ def plan_warnings(
     out = _patient_warnings(request, rules)
     out += _drug_notes(courses, rules)
     out += rate_warnings(request, courses, periods, steps, rules)
-    out += _patch_warnings(courses, periods, rules)
+    out += _end_warnings(request, courses, periods, rules)
+    out += _long_plan(request, steps, rules)
     out += _regimen_warnings(request, courses, periods, rules)
     out += _partner_warnings(request, courses, steps, rules)
     goal = request.goal.value

@@ -16,7 +16,7 @@ from taperwise.knowledge.model import Route
 from taperwise.taper.jsonvalues import plain
 from taperwise.taper.products import ProductReader, default_reader, resolve_spec, strengths_for
 from taperwise.taper.regimen import Partner, ProductSpec, RegimenItem
-from taperwise.taper.request import TaperRequest
+from taperwise.taper.request import PatientFactors, TaperRequest
 from taperwise.taper.rules import TaperRules
 from taperwise.taper.units import StrengthSet
 
@@ -43,6 +43,8 @@ class DrugCourse:
     partner_names: dict[str, str] = field(default_factory=dict)  # acetaminophen -> paracetamol (UK)
     strengths_given: bool = False  # the request listed the strengths (else the catalogue did)
     unmarketed: tuple[Decimal, ...] = ()  # requested strengths the catalogue does not know as marketed
+    assumed_units: tuple[Decimal, ...] = ()  # doses not whole units of the product as named: made up
+    partner_limit: Decimal | None = None  # this patient's maximum daily partner (paracetamol), in mg
 
     @property
     def is_patch(self) -> bool:
@@ -81,6 +83,18 @@ class DrugCourse:
         """The partner(s) one unit of `strength` carries (the paracetamol in a co-codamol tablet)."""
         return self.partners.get(strength, ())
 
+    def partner_in(self, doses: tuple[Decimal, ...] | list[Decimal]) -> Decimal:
+        """mg of partner (all partners together) in these doses, as they are made up."""
+        return sum(
+            (
+                p.strength * u.count
+                for dose in doses
+                for u in self.strengths.units(dose)
+                for p in self.unit_partners(u.strength)
+            ),
+            Decimal(0),
+        )
+
     def unit_label(self, strength: Decimal) -> str:
         """How one unit is named on the calendar: 'morphine 15 mg ER tablet', 'fentanyl 25 mcg/hr patch',
         'codeine 30 mg / paracetamol 500 mg IR tablet'."""
@@ -105,19 +119,31 @@ class DrugCourse:
 
 
 def resolve_course(
-    index: int, item: RegimenItem, rules: TaperRules, read: ProductReader, market: str | None = None
+    index: int,
+    item: RegimenItem,
+    rules: TaperRules,
+    read: ProductReader,
+    market: str | None = None,
+    factors: PatientFactors | None = None,
 ) -> DrugCourse:
-    """Resolve and check one regimen item; every refusal names the field to fix."""
+    """Resolve and check one regimen item; every refusal names the field to fix. `factors` set this
+    patient's maximum daily paracetamol for a combination."""
     path = f"regimen[{index}]"
     spec = resolve_spec(item, path, read, rules)
     _check_doses(item, spec, path, rules)
     strengths = strengths_for(item, spec, path, rules, market)
     pack = rules.pack_for(spec.ingredient, spec.route, spec.dose_form)
+    strength_set = _strength_set(item, spec, strengths.values, path, rules)
+    named = spec.unit_strength
+    # the doses the patient takes are made of the product as named (two 15/500 tablets stay two)
+    assumed = tuple(
+        dose for dose in sorted(set(item.doses)) if named is not None and not strength_set.keep(dose, named)
+    )
     course = DrugCourse(
         index=index,
         drug=item.drug,
         spec=spec,
-        strengths=_strength_set(item, spec, strengths.values, path, rules),
+        strengths=strength_set,
         original=item.doses,
         units_per_box=item.units_per_box or (pack.units_per_box if pack else None),
         whole_boxes=pack.whole_boxes if pack else item.units_per_box is not None,
@@ -129,6 +155,8 @@ def resolve_course(
         partner_names=_partner_names(spec, rules, market),
         strengths_given=strengths.given,
         unmarketed=strengths.unmarketed,
+        assumed_units=assumed if spec.partners else (),
+        partner_limit=_partner_limit(spec, rules, factors or PatientFactors()),
     )
     for number, dose in enumerate(item.doses):
         if not course.strengths.achievable(dose):
@@ -177,6 +205,16 @@ def _strength_set(
         max_units=item.max_units_per_dose or int(simple["max_units_per_dose"]),
         max_strengths=item.max_strengths_per_dose or int(simple["max_strengths_per_dose"]),
     )
+
+
+def _partner_limit(spec: ProductSpec, rules: TaperRules, factors: PatientFactors) -> Decimal | None:
+    """The lowest maximum daily dose among the partners with a known maximum (paracetamol), in mg."""
+    limits = [
+        rule.maximum(factors.liver_disease, factors.weight_kg)[0]
+        for rule in (rules.partner(p.ingredient) for p in spec.partners)
+        if rule is not None
+    ]
+    return min(limits) if limits else None
 
 
 def _partner_names(spec: ProductSpec, rules: TaperRules, market: str | None) -> dict[str, str]:

@@ -22,7 +22,7 @@ from taperwise.taper.courses import DrugCourse, ProductReader, default_reader, r
 from taperwise.taper.plan import HistoryEntry, Step, StepChange, TaperPlan, Warning
 from taperwise.taper.request import RAPID_OVERRIDE, Pace, TaperRequest
 from taperwise.taper.rules import TaperRules, load_rules
-from taperwise.taper.stepping import Change, Dosing, initial_dosing, next_change
+from taperwise.taper.stepping import Change, Dosing, in_wear_periods, initial_dosing, next_change
 from taperwise.taper.visits import follow_up_visits, plan_summary
 
 
@@ -105,7 +105,10 @@ def check_rapid(request: TaperRequest, paces: Mapping[int, Pace], rules: TaperRu
 
 
 def resolve_courses(request: TaperRequest, rules: TaperRules, read: ProductReader) -> dict[int, DrugCourse]:
-    return {i: resolve_course(i, item, rules, read, request.market) for i, item in enumerate(request.regimen)}
+    return {
+        i: resolve_course(i, item, rules, read, request.market, request.patient_factors)
+        for i, item in enumerate(request.regimen)
+    }
 
 
 def choose_paces(
@@ -174,7 +177,9 @@ def timeline(inputs: PlanInputs, rules: TaperRules) -> list[Period]:
                 if change is None:
                     del due[index]
                     continue
-                ready = _stop_ready(change, paid[index], origin[index], before.get(index))
+                ready = _stop_ready(
+                    inputs.courses[index], change, paid[index], origin[index], before.get(index)
+                )
                 if ready > day:
                     due[index] = ready  # stay at the last dose until the stop is earned
                     continue
@@ -201,7 +206,9 @@ def timeline(inputs: PlanInputs, rules: TaperRules) -> list[Period]:
     ]
 
 
-def _stop_ready(change: Change, paid: int, origin: int, before: tuple[int, Change] | None) -> int:
+def _stop_ready(
+    course: DrugCourse, change: Change, paid: int, origin: int, before: tuple[int, Change] | None
+) -> int:
     """The first day a change may be made: for a final stop, once the last dose has been kept long
     enough for the change into it and the stop together (or, with no change into it in this plan, for
     the interval the stop earns since the drug has been at this dose); any other change, when due."""
@@ -210,7 +217,7 @@ def _stop_ready(change: Change, paid: int, origin: int, before: tuple[int, Chang
     if before is None:
         return max(paid, origin + change.days)
     day, previous = before
-    return max(paid, day + math.ceil(previous.needed + change.needed))
+    return max(paid, day + in_wear_periods(course, math.ceil(previous.needed + change.needed)))
 
 
 def _real_intervals(log: list[tuple[int, int, Change]], inputs: PlanInputs) -> dict[tuple[int, int], Change]:
@@ -256,6 +263,8 @@ def _step(number: int, start: date, period: Period, inputs: PlanInputs, rules: T
     admins = tuple(a for i in sorted(courses) for a in administrations(courses[i], period.dosings[i]))
     request = inputs.request
     max_days = request.max_days_per_dispense or rules.max_days_per_instalment(request.market)
+    if inputs.hold_open:  # held for a review (suicide risk, OUD, pregnancy): a week at a time
+        max_days = min(max_days, rules.days("dispense", "held_max_days"))
     parts = instalments(courses, period.dosings, start, supply_days, max_days)
     change = period.change
     changes = tuple(

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from taperwise.errors import RequestValidationError
-from taperwise.taper.jsonvalues import check_keys, read_decimal, read_int, require, to_json_number
+from taperwise.taper.jsonvalues import check_keys, plain, read_decimal, read_int, require, to_json_number
 from taperwise.taper.rules import load_rules
 
 PACE_UNITS = ("percent_of_original", "percent_of_current", "absolute")
@@ -43,6 +43,20 @@ class Pace:
         if self.then is not None and switch is not None and current_daily * 100 <= original_daily * switch:
             return self.then.phase_at(original_daily, current_daily)
         return self
+
+    def describe(self, unit: str) -> str:
+        """The pace as a clinician writes it: '10% of the original dose every 28 days until ...'."""
+        amount = (
+            f"{plain(self.reduction)} {unit}/day" if self.unit == "absolute" else f"{plain(self.reduction)}%"
+        )
+        basis = {"percent_of_original": " of the original dose", "percent_of_current": " of the current dose"}
+        text = f"{amount}{basis.get(self.unit, '')} every {self.every_days} days"
+        if self.then is not None and self.until_percent_of_original is not None:
+            text += (
+                f" until {plain(self.until_percent_of_original)}% of the original remains, then "
+                f"{self.then.describe(unit)}"
+            )
+        return text
 
     def slowed(self, multiplier: int) -> Pace:
         then = self.then.slowed(multiplier) if self.then is not None else None

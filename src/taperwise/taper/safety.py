@@ -87,8 +87,25 @@ def _drug_rates(
     beyond = [(n, step_rate(course, c.achieved, c.days, va_days)) for n, c in changes]
     beyond = [(n, rate) for n, rate in beyond if rate > va_limit]
     rapid = [(n, c.days) for n, c in changes if c.days < rules.days("rapid", "below_days")]
+    large_limit = rules.number("large_step", "max_percent_of_original")
+    large = [(n, c.achieved / course.original_daily * 100) for n, c in changes if c.kind == "reduction"]
+    large = [(n, share) for n, share in large if share > large_limit]
     out = []
     where = {"drug": course.drug}
+    if large:
+        numbers = [n for n, _ in large]
+        top = plain(round(max(share for _, share in large), 1))
+        out.append(
+            make_warning(
+                rules,
+                "large_step",
+                drug_index=course.index,
+                at_steps=numbers,
+                steps=steps_text(numbers),
+                percent=top,
+                **where,
+            )
+        )
     if fast:
         numbers = [n for n, _ in fast]
         top = plain(round(max(r for _, r in fast), 1))
@@ -193,7 +210,8 @@ def combined_rate(
     baseline = steps[0].daily_mme
     if baseline <= 0:
         return []
-    worst: tuple[Decimal, int, list[int]] | None = None
+    worst: tuple[Decimal, int] | None = None
+    flagged: set[int] = set()
     for i in range(1, len(steps)):
         start = steps[i].start_date
         if not periods[i - 1].changes:
@@ -205,16 +223,18 @@ def combined_rate(
         if len(drugs) < 2:
             continue
         rate = (steps[i - 1].daily_mme - steps[inside[-1]].daily_mme) / baseline * 100
-        if rate > check.threshold and (worst is None or rate > worst[0]):
-            worst = (rate, i, inside)
+        if rate > check.threshold:
+            flagged.update(steps[j].number for j in inside if periods[j - 1].changes)
+            if worst is None or rate > worst[0]:
+                worst = (rate, i)
     if worst is None:
         return []
-    rate, i, inside = worst
+    rate, i = worst
     return [
         make_warning(
             rules,
             str(rules.raw["combined_rate"]["warning"]),
-            at_steps=[steps[j].number for j in inside],
+            at_steps=sorted(flagged),
             rate=plain(round(rate, 1)),
             baseline=plain(round(baseline, 1)),
             days=check.per_days,

@@ -80,6 +80,14 @@ def earned_days(achieved: Decimal, requested: Decimal, every_days: int) -> int:
     return math.ceil(every_days * achieved / requested)
 
 
+def in_wear_periods(course: DrugCourse, days: int) -> int:
+    """For a patch, `days` rounded up to whole wear periods (a change falls on a patch-change day)."""
+    if not course.is_patch or not course.spec.wear_hours:
+        return days
+    period = max(math.ceil(course.spec.wear_hours / 24), 1)
+    return math.ceil(days / period) * period
+
+
 def _min_reduction(course: DrugCourse, rules: TaperRules) -> Decimal:
     return course.strengths.smallest * rules.number("rounding", "min_reduction_fraction_of_smallest_unit")
 
@@ -94,7 +102,9 @@ def _moves(
     doses = list(dosing.doses)
     moves: list[Dosing] = []
     while not moves or dosing.daily - moves[-1].daily <= enough:
-        lowered = [(i, _lower(course, dose, gap, simple)) for i, dose in enumerate(doses)]
+        # above the patient's partner maximum, a move drops a whole unit first (paracetamol falls soonest)
+        over = course.partner_limit is not None and course.partner_in(doses) > course.partner_limit
+        lowered = [(i, _lower(course, dose, gap, simple, over)) for i, dose in enumerate(doses)]
         open_moves = [(i, low) for i, low in lowered if low is not None]
         if not open_moves:
             break
@@ -104,9 +114,16 @@ def _moves(
     return moves
 
 
-def _lower(course: DrugCourse, dose: Decimal, gap: Decimal, simple: bool) -> Decimal | None:
-    units = course.strengths.unit_count(dose) if course.is_combination else None
-    return course.strengths.next_lower(dose, gap, max_units=units, simple=simple)
+def _lower(
+    course: DrugCourse, dose: Decimal, gap: Decimal, simple: bool, over: bool = False
+) -> Decimal | None:
+    if not course.is_combination:
+        return course.strengths.next_lower(dose, gap, simple=simple)
+    units = course.strengths.unit_count(dose)
+    fewer = course.strengths.next_lower(dose, gap, max_units=units - 1, simple=simple) if over else None
+    return (
+        fewer if fewer is not None else course.strengths.next_lower(dose, gap, max_units=units, simple=simple)
+    )
 
 
 def _reduce_order(course: DrugCourse, dosing: Dosing, rules: TaperRules) -> tuple[str, ...]:
@@ -144,11 +161,11 @@ def next_change(
         after = _remove_one(course, dosing, rules)
         kind = "stop" if after.stopped else "interval_extension"
         achieved = dosing.daily - after.daily
-        days = earned_days(achieved, requested, phase.every_days)
+        days = in_wear_periods(course, earned_days(achieved, requested, phase.every_days))
         return Change(after, days, kind, requested, achieved, phase.every_days, days > phase.every_days)
     chosen = moves[_choose(moves, dosing, requested, goal)]
     achieved = dosing.daily - chosen.daily
-    days = earned_days(achieved, requested, phase.every_days)
+    days = in_wear_periods(course, earned_days(achieved, requested, phase.every_days))
     finer = "" if course.is_liquid else _finer(course, dosing, chosen, requested, rules, goal)
     return Change(
         chosen, days, "reduction", requested, achieved, phase.every_days, days > phase.every_days, finer

@@ -52,6 +52,7 @@ class StrengthSet:
         self.max_strengths = max_strengths
         self._fewest, self._last = self._table()
         self._simple = self._simple_table() if max_units is not None else None
+        self._kept: dict[int, tuple[int, ...]] = {}  # doses the patient takes now, as they take them
 
     @property
     def smallest(self) -> Decimal:
@@ -104,12 +105,24 @@ class StrengthSet:
         scaled = self._scaled(dose)
         return scaled is not None and (self._simple is None or scaled in self._simple)
 
+    def keep(self, dose: Decimal, strength: Decimal) -> bool:
+        """Make `dose` of whole units of `strength` wherever it is given (the patient's own tablets: two
+        co-codamol 15/500, not one 30/500); False, and nothing kept, when it is not a whole number of them."""
+        scaled, unit = self._scaled(dose), self._scaled(strength)
+        if scaled is None or not unit or unit not in self._ints or scaled % unit:
+            return False
+        self._kept[scaled] = (unit,) * (scaled // unit)
+        return True
+
     def units(self, dose: Decimal) -> Units:
-        """The units making `dose`, largest strength first: its simple form when it has one, else the
-        fewest units; raises ValueError if whole units cannot make it."""
+        """The units making `dose`, largest strength first: as the patient takes it now when it is a dose
+        they take, else its simple form when it has one, else the fewest units; raises ValueError if whole
+        units cannot make it."""
         scaled = self._scaled(dose)
         if scaled is None or self._fewest[scaled] is None:
             raise ValueError(f"{dose} cannot be made from whole units of {self.describe()}")
+        if scaled in self._kept:
+            return self._counted(self._kept[scaled])
         if self._simple is not None and scaled in self._simple:
             return self._counted(self._simple[scaled])
         picked = []
@@ -143,6 +156,8 @@ class StrengthSet:
         return None
 
     def _fits(self, amount: int, max_units: int | None, simple: bool) -> bool:
+        if amount in self._kept:
+            return max_units is None or len(self._kept[amount]) <= max_units
         if simple and self._simple is not None:
             picked = self._simple.get(amount)
             return picked is not None and (max_units is None or len(picked) <= max_units)

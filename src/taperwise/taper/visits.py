@@ -49,6 +49,12 @@ def follow_up_visits(
                 step.start_date + timedelta(days=days),
                 "reassess before reductions resume" if not last else "review the held dose",
             )
+        if last and step.administrations:  # a dose kept from here on: reviewed again a month later
+            maintenance = rules.days("follow_up", "maintenance_review_days")
+            visits.setdefault(
+                step.start_date + timedelta(days=maintenance),
+                "review the dose now kept (then at least every 3 months)",
+            )
     previous = steps[0].start_date
     for day in sorted(visits):
         while (day - previous).days > max_gap:
@@ -64,18 +70,6 @@ def _va_tier(percent: Decimal, every_days: int, rules: TaperRules) -> str:
         if in_range and int(tier["min_every_days"]) <= every_days <= int(tier["max_every_days"]):
             return str(tier["id"])
     return "outside the VA tiers"
-
-
-def _pace_text(pace: Pace, unit: str) -> str:
-    amount = f"{plain(pace.reduction)} {unit}/day" if pace.unit == "absolute" else f"{plain(pace.reduction)}%"
-    basis = {"percent_of_original": " of the original dose", "percent_of_current": " of the current dose"}
-    text = f"{amount}{basis.get(pace.unit, '')} every {pace.every_days} days"
-    if pace.then is not None and pace.until_percent_of_original is not None:
-        text += (
-            f" until {plain(pace.until_percent_of_original)}% of the original remains, then "
-            f"{_pace_text(pace.then, unit)}"
-        )
-    return text
 
 
 def _drug_summary(
@@ -95,7 +89,7 @@ def _drug_summary(
         "unit": course.dose_unit,
         "original_daily": to_json_number(course.original_daily),
         "final_daily": to_json_number(final),
-        "pace": _pace_text(pace, course.dose_unit),
+        "pace": pace.describe(course.dose_unit),
         "pace_rule": pace.rule_id,
         "va_tier": _va_tier(requested_percent, pace.every_days, rules),
         "changes": len(mine),
