@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 err_console = Console(stderr=True)
 out_console = Console()
@@ -50,6 +51,12 @@ def stages() -> Iterator[Stages]:
         tracker.start("done", total=1)
 
 
+MAX_ERROR_CHARS = 2000  # an error names the problem; it never echoes a hostile megabyte back
+
+
 def fail(message: str) -> None:
-    """Print a one-line error to stderr (no traceback)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print a one-line error to stderr (no traceback). The message is plain text, never console markup:
+    a field like `doses_taken[regimen_index=0]` or a file named `a[/i].json` is printed as it is."""
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[:MAX_ERROR_CHARS] + " …(cut)"
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)

@@ -207,7 +207,7 @@ def test_no_decision_row_lifts_an_open_referral() -> None:
     """Every combination of facts a routine visit can bring: with a referral open and no review, refer."""
     rules = load_rules()
     table = rules.decisions
-    from taperwise.taper.adapt import _holds
+    from taperwise.taper.decisions import holds as _holds
 
     for cows, sows, worse, pref, back in itertools.product(
         (None, 0, 13, 30),

@@ -372,7 +372,11 @@ def test_a_follow_up_never_brings_a_change_forward(raw: dict[str, Any], day: int
     """Whatever the patient reports (doses as planned), no change comes earlier than it was planned."""
     plan = _plan(raw)
     visit = plan.baseline.start_date + timedelta(days=day)
-    adapted = adapt_plan(plan, {"date": visit.isoformat(), "preference": preference})
+    try:
+        adapted = adapt_plan(plan, {"date": visit.isoformat(), "preference": preference})
+    except RequestValidationError as error:  # a rapid pace that has now run past 90 days of use: refused
+        assume(not (error.field == "plan.paces" and "rapid taper" in error.problem))
+        raise
     planned = [s.start_date for s in plan.steps if s.changes and s.start_date >= visit]
     new = [s.start_date for s in adapted.steps if s.changes]
     if planned and new:

@@ -14,7 +14,7 @@ import typer
 
 from taperwise.console import err_console, fail
 from taperwise.errors import RequestValidationError, TaperwiseError, UnusableInputError
-from taperwise.knowledge.factors import available_factor_sets, load_factor_set
+from taperwise.knowledge.factors import available_factor_sets
 from taperwise.taper import TaperPlan, adapt_plan, plan_taper
 
 app = typer.Typer(
@@ -33,12 +33,15 @@ MAX_FILE_BYTES = 5_000_000  # a request, follow-up or plan is kilobytes; a plan 
 def _read_json(path: Path) -> dict[str, Any]:
     """One JSON object from a UTF-8 file; anything else is a one-line error naming the file."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        if not path.is_file():  # a folder, a device, a pipe: /dev/zero never ends, a FIFO may never open
+            raise UnusableInputError(f"{path}: not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
             raise UnusableInputError(
                 f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB, not a taper file"
             )
-        text = path.read_bytes().decode("utf-8-sig")
-        loaded = json.loads(text)
+        loaded = json.loads(data.decode("utf-8-sig"))
     except OSError as exc:
         raise UnusableInputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
@@ -51,6 +54,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         ) from exc
     except RecursionError as exc:
         raise UnusableInputError(f"{path}: nested too deeply to be a taper file") from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python will read
+        raise UnusableInputError(f"{path}: not a taper file (a number JSON readers refuse)") from exc
     if not isinstance(loaded, dict):
         raise UnusableInputError(f"{path}: must hold one JSON object")
     return loaded
@@ -109,7 +114,10 @@ def plan(
     try:
         raw = _read_json(request)
         if factors is not None:
-            load_factor_set(factors)
+            if factors not in available_factor_sets():
+                raise UnusableInputError(
+                    f"--factors: must be one of {', '.join(available_factor_sets())}, not {factors[:40]!r}"
+                )
             raw = {**raw, "factor_set": factors}
         result = plan_taper(raw)
     except TaperwiseError as exc:
@@ -139,14 +147,13 @@ def adapt(
     """
     try:
         current = _read_json(plan)
-        if "request" not in current or "steps" not in current:
-            raise UnusableInputError(f"{plan}: not a taper plan (no 'request' or 'steps')")
         visit = _read_json(follow_up)
         result = adapt_plan(current, visit)
+    except RequestValidationError as exc:
+        # a field of the plan file ("plan…") or of the follow-up: name the file it is in
+        fail(f"{plan if exc.field.startswith('plan') else follow_up}: {exc}")
+        raise typer.Exit(2) from exc
     except TaperwiseError as exc:
-        _with_errors(follow_up, exc)
-        return
-    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError, RecursionError) as exc:
-        fail(f"{plan}: not a readable taper plan ({type(exc).__name__}: {str(exc)[:120]})")
+        fail(str(exc))
         raise typer.Exit(2) from exc
     _write(result, output)

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from taperwise.taper.jsonvalues import from_json_number, plain, to_json_number
+from taperwise.taper.jsonvalues import from_json_day, from_json_number, plain, to_json_number
 
 
 @dataclass(frozen=True)
@@ -219,8 +219,8 @@ class Instalment:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Instalment:
         return cls(
-            date.fromisoformat(raw["start_date"]),
-            date.fromisoformat(raw["end_date"]),
+            from_json_day(raw["start_date"]),
+            from_json_day(raw["end_date"]),
             tuple(DispenseLine.from_dict(line) for line in raw["dispense"]),
         )
 

@@ -7,6 +7,7 @@ module adds the doses the patient takes now, the simple-regimen limits of each d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,7 +24,8 @@ from taperwise.taper.units import StrengthSet
 __all__ = ["DrugCourse", "ProductReader", "default_reader", "resolve_course", "taper_order"]
 
 _LONG_ACTING_INGREDIENTS = ("methadone",)  # long half-life even as an immediate-release tablet
-_MAX_TABLE = 200_000  # doses x decimal scale a strength table may hold (a plausibility bound)
+_MAX_TABLE = 50_000  # doses x decimal scale a strength table may hold (a plausibility bound)
+_MAX_COMBINATIONS = 20_000  # simple doses to enumerate for one drug (a plausibility bound)
 
 
 @dataclass(frozen=True)
@@ -199,12 +201,17 @@ def _strength_set(
     if spec.is_liquid:
         return StrengthSet(strengths, ceiling)
     simple = rules.raw["simple_regimens"]
-    return StrengthSet(
-        strengths,
-        ceiling,
-        max_units=item.max_units_per_dose or int(simple["max_units_per_dose"]),
-        max_strengths=item.max_strengths_per_dose or int(simple["max_strengths_per_dose"]),
-    )
+    units = item.max_units_per_dose or int(simple["max_units_per_dose"])
+    kinds = item.max_strengths_per_dose or int(simple["max_strengths_per_dose"])
+    # the simple doses are enumerated: C(strengths, k) x C(units, k) combinations for k <= kinds
+    combinations = sum(math.comb(len(set(strengths)), k) * math.comb(units, k) for k in range(1, kinds + 1))
+    if combinations > _MAX_COMBINATIONS:
+        raise RequestValidationError(
+            f"{path}.max_units_per_dose",
+            f"with {len(set(strengths))} strengths, {units} units and {kinds} strengths a dose make too many "
+            "combinations to plan; allow fewer units or strengths a dose, or list fewer strengths",
+        )
+    return StrengthSet(strengths, ceiling, max_units=units, max_strengths=kinds)
 
 
 def _partner_limit(spec: ProductSpec, rules: TaperRules, factors: PatientFactors) -> Decimal | None:

@@ -166,6 +166,10 @@ def _read_taken(raw: Any) -> dict[int, tuple[Decimal, ...]]:
         path = f"follow_up.doses_taken[{i}]"
         check_keys(entry, {"regimen_index", "doses"}, path)
         index = read_int(require(entry, "regimen_index", path), f"{path}.regimen_index", minimum=0)
+        if index in taken:
+            raise RequestValidationError(
+                f"{path}.regimen_index", f"regimen index {index} is listed twice: give each drug once"
+            )
         doses = require(entry, "doses", path)
         if not isinstance(doses, list) or len(doses) > MAX_ADMINISTRATIONS:
             raise RequestValidationError(f"{path}.doses", "must be a list of doses per administration")

@@ -6,6 +6,7 @@ request without reading code. Doses are Decimals inside the engine and JSON numb
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -30,6 +31,7 @@ def require(raw: dict[str, Any], key: str, path: str) -> Any:
     return raw[key]
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # YYYY-MM-DD only (not 2025-W02-1 or 20250106)
 MAX_DECIMAL_PLACES = 3  # doses, strengths and scores: 12.5 mcg/hr, 0.5 mL measures, never finer
 
 
@@ -43,12 +45,14 @@ def read_decimal(
 ) -> Decimal:
     """A finite number, at most `places` decimal places (so 1e-300 cannot blow up a strength table),
     not negative (positive when asked) and at most `maximum` when given."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise RequestValidationError(path, f"must be a number, not {_shown(value)}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestValidationError(path, f"must be a number, not {shown(value)}")
+    if isinstance(value, int) and value.bit_length() > 64:
+        raise RequestValidationError(path, "is far too large")
     try:
         number = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise RequestValidationError(path, f"must be a number, not {_shown(value)}") from exc
+    except (InvalidOperation, ValueError) as exc:
+        raise RequestValidationError(path, f"must be a number, not {shown(value)}") from exc
     if not number.is_finite() or number < 0 or (positive and number == 0):
         raise RequestValidationError(
             path, "must be a positive number" if positive else "must not be negative"
@@ -63,7 +67,9 @@ def read_decimal(
 
 def read_int(value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestValidationError(path, f"must be a whole number, not {_shown(value)}")
+        raise RequestValidationError(path, f"must be a whole number, not {shown(value)}")
+    if value.bit_length() > 64:
+        raise RequestValidationError(path, "is far too large")
     if minimum is not None and value < minimum:
         raise RequestValidationError(path, f"must be at least {minimum}")
     if maximum is not None and value > maximum:
@@ -81,16 +87,18 @@ def optional_int(
 
 def read_bool(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
-        raise RequestValidationError(path, f"must be true or false, not {_shown(value)}")
+        raise RequestValidationError(path, f"must be true or false, not {shown(value)}")
     return value
 
 
 def read_date(value: Any, path: str, *, earliest: date | None = None, latest: date | None = None) -> date:
     """An ISO date; with bounds, inside them (a plan dated 9999-12-31 cannot add a single day)."""
     try:
+        if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
+            raise ValueError(value)
         day = date.fromisoformat(value)
     except (TypeError, ValueError) as exc:
-        raise RequestValidationError(path, f"must be a date YYYY-MM-DD, not {_shown(value)}") from exc
+        raise RequestValidationError(path, f"must be a date YYYY-MM-DD, not {shown(value)}") from exc
     if (earliest is not None and day < earliest) or (latest is not None and day > latest):
         raise RequestValidationError(
             path, f"must be between {earliest or date.min} and {latest or date.max}, not {day}"
@@ -109,7 +117,7 @@ def read_text(value: Any, path: str, *, max_length: int, required: bool = True) 
     return value.strip()
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A bad value as an error shows it: short, so a hostile megabyte never reaches a message or a log."""
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:37]}..."
@@ -122,8 +130,25 @@ def to_json_number(value: Decimal) -> int | float:
     return float(value)
 
 
+class PlanValueError(ValueError):
+    """A value of a saved plan that is not what the engine wrote; its message is safe to show."""
+
+
 def from_json_number(value: Any) -> Decimal:
+    """A number a plan file holds: a JSON number (not a string, not true), never a 1000-digit integer;
+    PlanValueError otherwise (the plan reader names the file)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PlanValueError(f"{shown(value)} where a number belongs")
+    if isinstance(value, int) and value.bit_length() > 64:
+        raise PlanValueError("a number far too large")
     return Decimal(str(value))
+
+
+def from_json_day(value: Any) -> date:
+    """A date a plan file holds: YYYY-MM-DD only; PlanValueError otherwise."""
+    if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
+        raise PlanValueError(f"{shown(value)} where a date YYYY-MM-DD belongs")
+    return date.fromisoformat(value)
 
 
 def plain(value: Decimal) -> str:

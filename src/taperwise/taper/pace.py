@@ -11,7 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 from taperwise.errors import RequestValidationError
-from taperwise.taper.jsonvalues import check_keys, plain, read_decimal, read_int, require, to_json_number
+from taperwise.taper.jsonvalues import (
+    check_keys,
+    plain,
+    read_decimal,
+    read_int,
+    require,
+    shown,
+    to_json_number,
+)
 from taperwise.taper.rules import load_rules
 
 PACE_UNITS = ("percent_of_original", "percent_of_current", "absolute")
@@ -58,9 +66,11 @@ class Pace:
             )
         return text
 
-    def slowed(self, multiplier: int) -> Pace:
-        then = self.then.slowed(multiplier) if self.then is not None else None
-        return replace(self, every_days=self.every_days * multiplier, then=then)
+    def slowed(self, multiplier: int, cap: int | None = None) -> Pace:
+        """The same steps `multiplier` times as far apart (never further apart than `cap` days)."""
+        then = self.then.slowed(multiplier, cap) if self.then is not None else None
+        every = self.every_days * multiplier
+        return replace(self, every_days=every if cap is None else min(every, cap), then=then)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -84,7 +94,7 @@ class Pace:
         unit = require(raw, "unit", path)
         if unit not in PACE_UNITS:
             raise RequestValidationError(
-                f"{path}.unit", f"must be one of {', '.join(PACE_UNITS)}, not {unit!r}"
+                f"{path}.unit", f"must be one of {', '.join(PACE_UNITS)}, not {shown(unit)}"
             )
         limits = load_rules().limits
         reduction = read_decimal(

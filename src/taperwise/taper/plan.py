@@ -20,7 +20,7 @@ from taperwise.taper.administration import (
     PartnerLine,
     UnitLine,
 )
-from taperwise.taper.jsonvalues import from_json_number, plain, to_json_number
+from taperwise.taper.jsonvalues import from_json_day, from_json_number, plain, to_json_number
 from taperwise.taper.request import Pace, TaperRequest
 
 __all__ = [
@@ -130,8 +130,8 @@ class Step:
 
         return cls(
             number=int(raw["number"]),
-            start_date=date.fromisoformat(raw["start_date"]),
-            end_date=date.fromisoformat(raw["end_date"]) if raw.get("end_date") else None,
+            start_date=from_json_day(raw["start_date"]),
+            end_date=from_json_day(raw["end_date"]) if raw.get("end_date") else None,
             kind=raw["kind"],
             changed_drug=raw.get("changed_drug"),
             administrations=tuple(Administration.from_dict(a) for a in raw["administrations"]),
@@ -190,7 +190,7 @@ class FollowUpVisit:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> FollowUpVisit:
-        return cls(date.fromisoformat(raw["date"]), raw["reason"])
+        return cls(from_json_day(raw["date"]), raw["reason"])
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ class HistoryEntry:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> HistoryEntry:
         return cls(
-            date.fromisoformat(raw["date"]),
+            from_json_day(raw["date"]),
             raw["decision"],
             raw["rule"],
             raw["reason"],

@@ -24,6 +24,7 @@ from taperwise.taper.jsonvalues import (
     read_int,
     read_text,
     require,
+    shown,
     to_json_number,
 )
 from taperwise.taper.pace import PACE_UNITS, Pace
@@ -295,7 +296,7 @@ def _read_factor_set(value: Any) -> str:
         return DEFAULT_FACTOR_SET
     known = available_factor_sets()
     if value not in known:
-        raise RequestValidationError("factor_set", f"must be one of {', '.join(known)}, not {value!r}")
+        raise RequestValidationError("factor_set", f"must be one of {', '.join(known)}, not {shown(value)}")
     return str(value)
 
 
