@@ -56,7 +56,7 @@ def cohort() -> list[dict[str, Any]]:
         # NOPRESCRIBER: latest fill names no prescriber → new_prescriber unknown (empty), not false
         fill("NOPRESCRIBER", "u1", OXY_IR_10, "2025-05-01", 30, 60, prescriber_id="X"),
         fill("NOPRESCRIBER", "u2", OXY_IR_10, "2025-06-01", 30, 60),
-        # BROKEN: the only opioid record is unusable → listed for data review, rank 9
+        # BROKEN: the only opioid record, in the 90 days, is unusable: its dose is unknown, never low → rank 3
         fill("BROKEN", "x1", OXY_IR_10, "2025-05-01", 30, -60),
         # OVERDOSE: low dose but an overdose event → rank 1
         fill("OVERDOSE", "v1", OXY_IR_10, "2025-06-01", 10, 10),
@@ -172,7 +172,11 @@ def test_every_listed_patient_gets_a_priority_even_without_recent_supply(result)
 def test_unusable_records_keep_the_patient_visible_for_review(result):
     broken = result["BROKEN"]
     assert broken["problem_records_180d"] == 1
-    assert broken["priority_reason"] == "opioid records that could not be used: review the data"
+    assert broken["dose_complete"] is False
+    assert broken["high_dose_90"] is None  # unknown, not false
+    assert broken["priority"] == 3
+    assert broken["priority_reason"].startswith("dose incomplete, ranked as if average >= 90 MME/day")
+    assert "quantity '-60' must be a number above zero" in broken["priority_reason"]
 
 
 def test_harm_events_are_shown_and_an_overdose_ranks_first(result):
@@ -191,8 +195,8 @@ def test_hand_ranked_order_of_the_cohort():
         events(),
     )
     order = [row["patient_id"] for row in table.to_pyarrow().to_pylist()]
-    assert order[:3] == ["OVERDOSE", "HIGH", "MANY"]
-    assert order.index("BROKEN") < order.index("SHORT59")  # data review before plain supply
+    # a dose that cannot be computed ranks as if at the threshold it might reach, right after HIGH
+    assert order[:4] == ["OVERDOSE", "HIGH", "BROKEN", "MANY"]
     assert all(row["priority"] is not None for row in table.to_pyarrow().to_pylist())
     assert order.index("LTOT60") < order.index("SHORT59")
 
@@ -224,3 +228,32 @@ def test_coverage_counts_a_day_once_when_fills_start_on_the_same_day():
     (row,) = table.to_pyarrow().to_pylist()
     assert row["days_covered_90d"] == 35  # 1 May to 4 June
     assert row["max_daily_mme_90d"] == Decimal("90")  # three fills of 2 × 10 mg a day (30 MME) at once
+
+
+@pytest.mark.parametrize("factor_set", ["cdc-2022", "cdc-2016", "uk-fpm"])
+def test_a_dose_that_cannot_be_computed_is_never_shown_as_a_low_dose(factor_set):
+    records = [
+        fill("METHADONE", "m1", "Methadone Hydrochloride 10 MG Oral Tablet", "2025-06-01", 30, 90),
+        fill("OXY_BENZO", "o1", "Oxycodone Hydrochloride 30 MG Oral Tablet", "2025-06-01", 30, 90),
+        fill("OXY_BENZO", "b1", "Diazepam 5 MG Oral Tablet", "2025-06-01", 30, 30),
+    ]
+    rows = prescription_mme(prescriptions_from_records(records), factor_set)
+    table = registry(rows, AS_OF, load_registry_settings(), load_priority_rules())
+    result = {row["patient_id"]: row for row in table.to_pyarrow().to_pylist()}
+    mme = {row["rx_id"]: row for row in rows.to_pyarrow().to_pylist()}
+    for patient, rx_id, benzo_rank in (("METHADONE", "m1", 3), ("OXY_BENZO", "o1", 2)):
+        row = result[patient]
+        if mme[rx_id]["status"] == "ok":
+            assert row["dose_complete"] is True
+            assert row["dose_gap"] is None
+            continue
+        # no factor in this set: the dose is a lower bound, never "below threshold", and the gap is named
+        assert row["dose_complete"] is False
+        assert row["unknown_dose_days_90d"] == 30
+        assert row["high_dose_50"] is None
+        assert row["high_dose_90"] is None
+        assert row["priority"] == benzo_rank
+        assert f"no factor for {mme[rx_id]['ingredient']}" in row["dose_gap"]
+        assert row["dose_gap"] in row["priority_reason"]
+        assert "lower bound" in row["priority_reason"]
+        assert "below 50" not in row["priority_reason"]

@@ -125,7 +125,7 @@ def test_a_registry_row_with_a_field_too_many_is_refused_not_loaded_shifted(
         )
         problems = json.loads(snapshot.problems_json)
     assert [p["row"] for p in problems] == [4]
-    assert problems[0]["problem"].startswith("input row 4 does not have the 16 fields of the header")
+    assert problems[0]["problem"].startswith("input row 4 does not have the 19 fields of the header")
     assert problems[0]["problem"].endswith("; the row was not loaded")
     assert _count(store, RegistryEntry) == 9 - 1
 
@@ -223,3 +223,24 @@ def test_a_registry_with_harm_events_publishes_every_patient_with_the_event_text
         ).all()
     assert len(rows) == 9  # nobody is dropped because of a harm event
     assert tuple(rows[0]) == ("S001", 1, "opioid_overdose 2025-03-10")
+
+
+def test_a_registry_written_before_dose_completeness_is_published_with_it_unknown(
+    store: Store, registry_files: dict[str, Path], tmp_path: Path
+) -> None:
+    with registry_files["registry"].open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    old = tmp_path / "registry.csv"
+    added = ("dose_complete", "unknown_dose_days_90d", "dose_gap")
+    with old.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, [k for k in rows[0] if k not in added])
+        writer.writeheader()
+        writer.writerows({k: v for k, v in row.items() if k not in added} for row in rows)
+    with store.session() as s:
+        snapshot = repo.publish_registry(
+            s, old, registry_files["metadata"], registry_files["segments"], None, None, "ORG-A"
+        )
+        assert json.loads(snapshot.problems_json) == []
+        entries = s.scalars(select(RegistryEntry)).all()
+    assert entries
+    assert {e.dose_complete for e in entries} == {None}  # not computed: shown as such, never as complete

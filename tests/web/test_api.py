@@ -9,8 +9,8 @@ from tests.web.conftest import patient_ids
 
 def test_the_api_worklist_matches_the_page_filters(signed_in: TestClient):
     body = signed_in.get("/api/worklist", params={"high_dose_90": True}).json()
-    assert [item["label"] for item in body["items"]] == ["S001", "S005"]
-    assert body["total"] == 2
+    assert [item["label"] for item in body["items"]] == ["S001", "S005", "S008"]  # S008: dose unknown
+    assert body["total"] == 3
     assert body["pages"] == 1
     assert body["items"][0]["avg_daily_mme_90d"] == "91.1667"  # Decimal as text, never a float
 

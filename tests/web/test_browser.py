@@ -123,11 +123,12 @@ def test_newcomer_signs_in_filters_to_90_mme_and_sees_the_trajectory_and_every_p
     expect(page.locator("table.worklist tbody tr")).to_have_count(9)
     shot(page, "02-worklist")
 
-    page.get_by_label("≥ 90 MME/day").check()  # htmx swaps the results in without a full load
-    expect(page.locator("table.worklist tbody tr")).to_have_count(2)
+    page.get_by_label("Average ≥ 90 MME/day (or unknown)").check()  # htmx swaps the results in
+    expect(page.locator("table.worklist tbody tr")).to_have_count(3)
     expect(page).to_have_url(re.compile(r"high_dose_90=1"))
     rows = page.locator("table.worklist tbody tr")
-    expect(rows.locator("th")).to_have_text(["S001", "S005"])  # priority order
+    expect(rows.locator("th")).to_have_text(["S001", "S005", "S008"])  # priority order; S008 unknown
+    expect(rows.nth(2).get_by_text("Dose incomplete: lower bound")).to_be_visible()
     shot(page, "03-worklist-90-mme")
 
     rows.first.get_by_role("link", name="S001").click()
@@ -195,3 +196,24 @@ def test_an_anonymous_browser_is_sent_to_the_sign_in_page(page, live_server):
     page.goto(f"{live_server}/patients/1")
     assert "/login" in page.url
     assert "S00" not in page.content()
+
+
+def test_a_dose_that_cannot_be_computed_reads_as_a_lower_bound_with_its_gap(page, live_server):
+    expect = playwright_sync.expect
+    sign_in(page, live_server)
+    page.get_by_label("Patient id starts with (or pseudonym)").fill("S008")
+    page.get_by_role("button", name="Apply").click()
+    row = page.locator("table.worklist tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td.num").nth(1)).to_contain_text("≥ ")
+    expect(row.get_by_text("Dose incomplete: lower bound")).to_have_attribute("title", re.compile(r"\S"))
+    row.get_by_role("link", name="S008").click()
+    expect(page.get_by_role("heading", name="Patient S008")).to_be_visible()
+    average = page.locator("dt", has_text="Average MME/day").locator("xpath=following-sibling::dd")
+    expect(average).to_contain_text("at least")
+    expect(average).to_contain_text("dose incomplete: a lower bound")
+    expect(page.locator("dt", has_text="Priority").locator("xpath=following-sibling::dd")).to_contain_text(
+        "lower bound"
+    )
+    shot(page, "08-patient-s008-dose-incomplete")
+    assert page.problems == []

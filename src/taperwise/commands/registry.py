@@ -29,7 +29,7 @@ from taperwise.exposure.prescriptions import (
     read_table_file,
     spark_location,
 )
-from taperwise.exposure.registry import HARM_COLUMNS, REGISTRY_COLUMNS, Windows, run_registry
+from taperwise.exposure.registry import Windows, run_registry
 from taperwise.ingest.common import sibling
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, load_factor_set
 from taperwise.knowledge.registry import (
@@ -38,6 +38,7 @@ from taperwise.knowledge.registry import (
     load_priority_rules,
     load_registry_settings,
 )
+from taperwise.registry_schema import HARM_COLUMNS, REGISTRY_COLUMNS, definitions
 
 
 def unusable_events(events: pa.Table) -> Counter[str]:
@@ -109,21 +110,8 @@ def registry_metadata(
         "definitions": {
             "population": "patients with any opioid supply (buprenorphine for pain included) on a day of the "
             "lookback window, plus patients whose opioid records in it could not be used",
-            "avg_daily_mme_90d": "mme3: total MME in the recent window / its length in days",
-            "max_daily_mme_90d": "mme4: highest single-day total MME in the recent window",
-            "days_covered_90d": "days in the recent window with any opioid (buprenorphine for pain too)",
-            "ltot": settings.ltot_label,
+            **definitions(settings),
             "ltot_definition": settings.ltot_definition,
-            "high_dose_50": f"avg_daily_mme_90d >= {settings.high_dose_thresholds[0]}",
-            "high_dose_90": f"avg_daily_mme_90d >= {settings.high_dose_thresholds[1]}",
-            "benzo_overlap_days_90d": "days in the recent window covered by an opioid and a benzodiazepine",
-            "multi_provider": f">= {settings.min_prescribers} prescribers and >= {settings.min_pharmacies} "
-            f"pharmacies on opioid fills starting in the last {settings.provider_window_days} days",
-            "new_prescriber": "the prescriber of the latest fill wrote none of the fills in the "
-            f"{settings.new_prescriber_lookback_days} days before it (and there were some); "
-            "empty when unknown",
-            "buprenorphine_days_90d": "days in the recent window with buprenorphine supply (any form)",
-            "problem_records_180d": "records of the patient the MME stage could not use (see the mme output)",
         },
         "thresholds": settings.raw,
         "priority_rules": [

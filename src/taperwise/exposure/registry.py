@@ -13,6 +13,12 @@ Definitions (clinical-rules §3), every threshold from `taperwise.knowledge.regi
 - ``prescribers_180d`` / ``pharmacies_180d``: distinct ids on opioid fills starting in the lookback;
 - ``new_prescriber``: the prescriber of the latest fill wrote none of the fills in the lookback before
   it, and there were such fills; empty when the latest fill names no prescriber (unknown, not false);
+- ``dose_complete`` / ``unknown_dose_days_90d`` / ``dose_gap``: whether every opioid supply in ``D−89 … D``
+  has a known MME; the days covered by supply whose MME is unknown (no factor in the set, an unusable
+  value) and why. When the dose is incomplete the averages are lower bounds, a high-dose flag below its
+  threshold is unknown (empty), never false, and for the priority an unknown high-dose flag counts as
+  possibly true, so a patient is never ranked below a threshold because a dose could not be computed;
+  the priority reason then names the gap;
 - ``priority`` / ``priority_reason``: the first matching rule of the ordered rules data.
 """
 
@@ -28,30 +34,12 @@ import ibis.expr.types as ir
 from taperwise.exposure.segments import SEGMENT_COLUMNS, coverage_intervals, segments_by_patient
 from taperwise.exposure.windows import clipped_days, window_metrics
 from taperwise.knowledge.registry import PriorityRule, RegistrySettings
+from taperwise.registry_schema import HARM_COLUMNS, REGISTRY_COLUMNS
 
-REGISTRY_COLUMNS = (
-    "patient_id",
-    "avg_daily_mme_90d",
-    "max_daily_mme_90d",
-    "days_covered_90d",
-    "ltot",
-    "high_dose_50",
-    "high_dose_90",
-    "benzo_overlap_days_90d",
-    "prescribers_180d",
-    "pharmacies_180d",
-    "multi_provider",
-    "new_prescriber",
-    "buprenorphine_days_90d",
-    "priority",
-    "priority_reason",
-    "problem_records_180d",
-)
-HARM_COLUMNS = ("harm_events_180d", "opioid_overdose_180d", "last_harm_event")
 # The per-row MME columns the registry and its segments read.
 REGISTRY_INPUT_COLUMNS = (
     "patient_id", "rx_id", "status", "supply", "start_date", "end_date", "drug_class", "route",
-    "daily_mme", "prescriber_id", "pharmacy_id",
+    "daily_mme", "prescriber_id", "pharmacy_id", "reason",
 )  # fmt: skip
 
 
@@ -155,6 +143,37 @@ def _problem_records(mme_rows: ir.Table, window: tuple[dt.date, dt.date]) -> ir.
     )
 
 
+def _dose_gaps(unknown: ir.Table, mme_rows: ir.Table, window: tuple[dt.date, dt.date]) -> ir.Table:
+    """Per patient: days in the window covered by opioid supply of unknown MME (no factor in the set),
+    and the reasons, with those of opioid records dated in the window that could not be used at all (a
+    negative quantity: something was supplied, how much is unknown), in a fixed order. Undated records
+    cannot be placed in the window: they are the data-review rule's (problem_records_180d)."""
+    days = _days_in(coverage_intervals(unknown), window, "unknown_dose_days_90d")
+    inside = unknown.filter((unknown.end_date >= window[0]) & (unknown.start_date <= window[1]))
+    unusable = mme_rows.filter(
+        (mme_rows.drug_class == "opioid")
+        & ~mme_rows.supply.fill_null(False)
+        & (mme_rows.status == "insufficient_data")
+        & mme_rows.start_date.between(*window)
+        & mme_rows.patient_id.notnull()
+        & (mme_rows.patient_id != "")
+    )
+    named = inside.select("patient_id", gap=inside.reason).union(
+        unusable.select("patient_id", gap=unusable.reason), distinct=True
+    )
+    # the first reason in text order, and how many others: the same on every engine (Spark cannot order
+    # a string aggregate), short enough for a worklist line; the rows themselves are in the mme output
+    gaps = named.group_by("patient_id").aggregate(first=named.gap.min(), others=named.count() - 1)
+    gaps = gaps.select(
+        "patient_id",
+        dose_gap=gaps.first
+        + ibis.ifelse(gaps.others > 0, " (and " + gaps.others.cast("string") + " other reasons)", ""),
+    )
+    return gaps.left_join(days, gaps.patient_id == days.patient_id).select(
+        gaps.patient_id, gaps.dose_gap, unknown_dose_days_90d=days.unknown_dose_days_90d.fill_null(0)
+    )
+
+
 def _harm(events: ir.Table, window: tuple[dt.date, dt.date]) -> ir.Table:
     dated = events.mutate(event_date=events.date.cast("string").try_cast("date"))
     inside = dated.filter(dated.event_date.between(*window))
@@ -168,11 +187,16 @@ def _harm(events: ir.Table, window: tuple[dt.date, dt.date]) -> ir.Table:
     )
 
 
+# Flags that are unknown, not false, when the dose is incomplete: for ranking they count as possibly true.
+_DOSE_FLAGS = ("high_dose_50", "high_dose_90")
+
+
 def _rule_expression(node: ast.expr, table: ir.Table) -> ir.Value:
     if isinstance(node, ast.Constant):
         return ibis.literal(node.value)
     if isinstance(node, ast.Name):
-        return table[node.id]
+        column = table[node.id]
+        return column.fill_null(True) if node.id in _DOSE_FLAGS else column
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         return ~_rule_expression(node.operand, table).fill_null(False)
     if isinstance(node, ast.BoolOp):
@@ -200,6 +224,14 @@ def _priority(table: ir.Table, rules: tuple[PriorityRule, ...]) -> ir.Table:
     branches = [(_rule_expression(rule.expression, table).fill_null(False), rule) for rule in rules]
     rank = ibis.cases(*[(cond, rule.rank) for cond, rule in branches], else_=ibis.null("int64"))
     reason = ibis.cases(*[(cond, rule.reason) for cond, rule in branches], else_=ibis.null("string"))
+    # with a gap, say so: ranked as if above an undecided threshold, or with a lower-bound average
+    undecided = table.high_dose_50.isnull() | table.high_dose_90.isnull()
+    gap = table.dose_gap.fill_null("")
+    reason = ibis.cases(
+        (table.dose_complete, reason),
+        (undecided, "dose incomplete, ranked as if " + reason + " (the average is a lower bound): " + gap),
+        else_=reason + "; dose incomplete, the average is a lower bound: " + gap,
+    )
     return table.mutate(priority=rank, priority_reason=reason)
 
 
@@ -218,6 +250,7 @@ class _Supply:
     buprenorphine: ir.Table
     any_opioid: ir.Table  # opioids counted for coverage, buprenorphine for pain included
     benzodiazepine: ir.Table
+    unknown_dose: ir.Table  # opioid supply whose MME could not be computed (no factor, unusable value)
 
     @classmethod
     def of(cls, mme_rows: ir.Table, windows: Windows, settings: RegistrySettings) -> _Supply:
@@ -237,6 +270,7 @@ class _Supply:
             buprenorphine=bup,
             any_opioid=opioid.union(pain_bup, distinct=False),
             benzodiazepine=supply.filter(supply.drug_class == "benzodiazepine"),
+            unknown_dose=opioid.filter(opioid.status != "ok"),
         )
 
 
@@ -300,6 +334,7 @@ def registry(
         _providers(supply.any_opioid, windows.lookback),
         _new_prescriber(supply.any_opioid, windows, settings.new_prescriber_lookback_days),
         problems.select("patient_id", "problem_records_180d"),
+        _dose_gaps(_reaching(supply.unknown_dose, windows.recent), mme_rows, windows.recent),
     ]
     if events is not None:
         parts.append(_harm(events, windows.harm))
@@ -366,13 +401,21 @@ def _flags(
         pharmacies_180d=table.pharmacies_180d.fill_null(zero),
         buprenorphine_days_90d=table.buprenorphine_days_90d.fill_null(zero),
         problem_records_180d=table.problem_records_180d.fill_null(zero),
+        unknown_dose_days_90d=table.unknown_dose_days_90d.fill_null(zero),
+        dose_complete=table.dose_gap.isnull(),
         ltot=table.days_covered_ltot.fill_null(zero) >= settings.ltot_min_days,
         harm_events_180d=table.harm_events_180d.fill_null(zero) if with_harm else zero,
         opioid_overdose_180d=table.opioid_overdose_180d.fill_null(zero) if with_harm else zero,
     )
+
+    def at_least(threshold: int) -> ir.BooleanValue:
+        # a lower bound at or above a threshold is above it; below it, with a gap, nobody knows
+        above = filled.avg_daily_mme_90d >= threshold
+        return ibis.ifelse(above | filled.dose_complete, above, ibis.null("boolean"))
+
     flagged = filled.mutate(
-        high_dose_50=filled.avg_daily_mme_90d >= low,
-        high_dose_90=filled.avg_daily_mme_90d >= high,
+        high_dose_50=at_least(low),
+        high_dose_90=at_least(high),
         multi_provider=(filled.prescribers_180d >= settings.min_prescribers)
         & (filled.pharmacies_180d >= settings.min_pharmacies),
     )

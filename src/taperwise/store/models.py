@@ -170,8 +170,8 @@ class RegistryEntry(Stamped, Base):
     max_daily_mme_90d: Mapped[Decimal] = mapped_column(MME)
     days_covered_90d: Mapped[int] = mapped_column(Integer)
     ltot: Mapped[bool] = mapped_column(Boolean)
-    high_dose_50: Mapped[bool] = mapped_column(Boolean)
-    high_dose_90: Mapped[bool] = mapped_column(Boolean)
+    high_dose_50: Mapped[bool | None] = mapped_column(Boolean)  # None: unknown (dose incomplete)
+    high_dose_90: Mapped[bool | None] = mapped_column(Boolean)
     benzo_overlap_days_90d: Mapped[int] = mapped_column(Integer)
     prescribers_180d: Mapped[int] = mapped_column(Integer)
     pharmacies_180d: Mapped[int] = mapped_column(Integer)
@@ -181,6 +181,9 @@ class RegistryEntry(Stamped, Base):
     priority: Mapped[int] = mapped_column(Integer)
     priority_reason: Mapped[str] = mapped_column(Text)
     problem_records_180d: Mapped[int] = mapped_column(Integer, default=0)
+    dose_complete: Mapped[bool | None] = mapped_column(Boolean)  # None: a registry from before 0003
+    unknown_dose_days_90d: Mapped[int | None] = mapped_column(Integer)
+    dose_gap: Mapped[str | None] = mapped_column(Text)
     harm_events_180d: Mapped[int | None] = mapped_column(Integer)
     opioid_overdose_180d: Mapped[int | None] = mapped_column(Integer)
     last_harm_event: Mapped[str | None] = mapped_column(String(120))  # "opioid_overdose 2025-03-10"

@@ -25,8 +25,14 @@ from taperwise.canonical import EVENT_COLUMNS
 from taperwise.digest import file_sha256
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, ROW, read_table_file
-from taperwise.exposure.registry import HARM_COLUMNS, REGISTRY_COLUMNS
 from taperwise.exposure.segments import SEGMENT_COLUMNS
+from taperwise.registry_schema import (
+    FILE_COLUMNS,
+    HARM_COLUMNS,
+    REGISTRY_COLUMNS,
+    REGISTRY_SCHEMA,
+    RegistryColumn,
+)
 from taperwise.store.audit import record_audit
 from taperwise.store.models import (
     Base,
@@ -106,25 +112,23 @@ def _date(value: str | None) -> dt.date | None:
         raise BadValue(f"{value!r} is not a date (YYYY-MM-DD)") from exc
 
 
+_BY_KIND: dict[str, Parser] = {"text": _text, "int": _int, "decimal": _decimal, "bool": _bool}
+
+
+def _entry_parser(column: RegistryColumn) -> Parser:
+    """The column's parser (registry_schema): known columns refuse an empty cell, except those added
+    after the first contract, which an older registry file may lack (then 0, or empty when unknown)."""
+    parse = _BY_KIND[column.kind]
+    if column.known and not column.added:
+        return _required(parse)
+    if column.default is not None:
+        default = column.default
+        return lambda v: default if v in (None, "") else parse(v)
+    return parse
+
+
 ENTRY_FIELDS: dict[str, Parser] = {
-    "avg_daily_mme_90d": _required(_decimal),
-    "max_daily_mme_90d": _required(_decimal),
-    "days_covered_90d": _required(_int),
-    "ltot": _required(_bool),
-    "high_dose_50": _required(_bool),
-    "high_dose_90": _required(_bool),
-    "benzo_overlap_days_90d": _required(_int),
-    "prescribers_180d": _required(_int),
-    "pharmacies_180d": _required(_int),
-    "multi_provider": _required(_bool),
-    "new_prescriber": _bool,
-    "buprenorphine_days_90d": _required(_int),
-    "priority": _required(_int),
-    "priority_reason": _required(_text),
-    "problem_records_180d": lambda v: _int(v) or 0,
-    "harm_events_180d": _int,
-    "opioid_overdose_180d": _int,
-    "last_harm_event": _text,  # "kind YYYY-MM-DD", as the registry writes it
+    column.name: _entry_parser(column) for column in REGISTRY_SCHEMA if column.name != "patient_id"
 }
 SEGMENT_FIELDS: dict[str, Parser] = {
     "start_date": _required(_date),
@@ -235,7 +239,8 @@ def _patients(s: Session, organisation_id: int, external_ids: Sequence[str]) -> 
 
 def _entries(path: Path, problems: Problems) -> dict[str, dict[str, Any]]:
     entries: dict[str, dict[str, Any]] = {}
-    for raw in _records(path, REGISTRY_COLUMNS, HARM_COLUMNS):
+    added = tuple(c for c in REGISTRY_COLUMNS if c not in FILE_COLUMNS)
+    for raw in _records(path, FILE_COLUMNS, added + HARM_COLUMNS):
         values = _parse(raw, ENTRY_FIELDS, path, problems)
         patient = raw.get("patient_id")
         if values is None:

@@ -8,6 +8,7 @@ transaction, so a view that is shown is a view that is logged.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -59,8 +60,8 @@ class WorklistRow:
     max_daily_mme_90d: Decimal
     days_covered_90d: int
     ltot: bool
-    high_dose_50: bool
-    high_dose_90: bool
+    high_dose_50: bool | None  # None: unknown (the dose is incomplete)
+    high_dose_90: bool | None
     benzo_overlap_days_90d: int
     prescribers_180d: int
     pharmacies_180d: int
@@ -70,6 +71,9 @@ class WorklistRow:
     priority: int
     priority_reason: str
     problem_records_180d: int
+    dose_complete: bool | None  # None: published before dose completeness was computed
+    unknown_dose_days_90d: int | None
+    dose_gap: str | None
     harm_events_180d: int | None
     opioid_overdose_180d: int | None
     last_harm_event: str | None
@@ -139,6 +143,19 @@ def current_snapshots(s: Session, organisations: Sequence[int] | frozenset[int])
     return [i for i in s.scalars(query.group_by(RegistrySnapshot.organisation_id)) if i is not None]
 
 
+def current_metadata(s: Session, user: User) -> dict[str, Any]:
+    """The metadata of the newest current snapshot the user may see (the settings its labels name)."""
+    current = current_snapshots(s, organisation_ids(s, user))
+    if not current:
+        return {}
+    snapshot = s.get(RegistrySnapshot, max(current))
+    try:
+        metadata = json.loads(snapshot.metadata_json) if snapshot is not None else {}
+    except ValueError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
 _ENTRY_COLUMNS = [
     c for c in WorklistRow.__dataclass_fields__ if hasattr(RegistryEntry, c) and c != "patient_id"
 ]
@@ -153,10 +170,14 @@ def _filters(
     search: str | None,
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
+    # a dose that could not be computed is a lower bound: "at or above" includes it (unknown is not zero)
+    incomplete = RegistryEntry.dose_complete.is_(False)
     if min_mme is not None:
-        conditions.append(RegistryEntry.avg_daily_mme_90d >= Decimal(str(min_mme)))
+        conditions.append(or_(RegistryEntry.avg_daily_mme_90d >= Decimal(str(min_mme)), incomplete))
     if high_dose_90 is not None:
-        conditions.append(RegistryEntry.high_dose_90.is_(high_dose_90))
+        unknown = RegistryEntry.high_dose_90.is_(None) & incomplete
+        conditions.append(or_(RegistryEntry.high_dose_90.is_(True), unknown) if high_dose_90 else
+                          RegistryEntry.high_dose_90.is_(False))  # fmt: skip
     if benzo is not None:
         overlap = RegistryEntry.benzo_overlap_days_90d
         conditions.append(overlap > 0 if benzo else overlap == 0)

@@ -32,18 +32,28 @@ class Me(Record):
     specialty: str | None
 
 
+_UNKNOWN_FLAG = "null: unknown, the dose is incomplete and its lower bound is below the threshold"
+
+
 class WorklistItem(Record):
     patient_id: int = Field(description="The app's patient number (use it in /api/patients/{id})")
     label: str = Field(description="The registry's patient id, or a pseudonym in de-identified views")
     external_id: str | None
     pseudonym: str
     organisation_code: str
-    avg_daily_mme_90d: Decimal = Field(description="mme3 over the 90 days ending on the registry date")
-    max_daily_mme_90d: Decimal
+    avg_daily_mme_90d: Decimal = Field(
+        description="mme3 over the 90 days ending on the registry date; a lower bound when dose_complete "
+        "is false"
+    )
+    max_daily_mme_90d: Decimal = Field(description="mme4; a lower bound when dose_complete is false")
     days_covered_90d: int
     ltot: bool
-    high_dose_50: bool
-    high_dose_90: bool
+    high_dose_50: bool | None = Field(
+        description="null: unknown, the dose is incomplete and its lower bound below"
+    )
+    high_dose_90: bool | None = Field(
+        description="null: unknown, the dose is incomplete and its lower bound below"
+    )
     benzo_overlap_days_90d: int
     prescribers_180d: int
     pharmacies_180d: int
@@ -53,6 +63,12 @@ class WorklistItem(Record):
     priority: int
     priority_reason: str
     problem_records_180d: int
+    dose_complete: bool | None = Field(
+        description="false: some opioid supply in the 90 days has no known MME (see dose_gap); the "
+        "averages are lower bounds. null: not computed (a registry published before this field existed)"
+    )
+    unknown_dose_days_90d: int | None = Field(description="days of the 90 covered by supply of unknown MME")
+    dose_gap: str | None = Field(description="why the dose is incomplete")
     harm_events_180d: int | None
     opioid_overdose_180d: int | None
     last_harm_event: str | None

@@ -13,17 +13,18 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, status
 from starlette.responses import RedirectResponse, Response
 
-from taperwise.store.worklist import patient_view
+from taperwise.registry_schema import label
+from taperwise.store.worklist import current_metadata, patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.charts import trajectory_svg
 from taperwise.web.filters import FILTER_NAMES, FilterError, WorklistFilters
-from taperwise.web.picture import picture_of
+from taperwise.web.picture import label_values, picture_of
 from taperwise.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
 
 FILTER_LABELS = {
-    "high_dose_90": "≥ 90 MME/day",
+    "high_dose_90": "≥ 90 MME/day (or unknown)",
     "benzo": "Benzodiazepine overlap",
     "multi_provider": "Many prescribers",
     "new_prescriber": "New prescriber",
@@ -44,12 +45,15 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
         filters = WorklistFilters.parse(dict(request.query_params))
     except FilterError as exc:
         context = {"filters": WorklistFilters(), "labels": FILTER_LABELS, "page": None,
-                   "error": str(exc), "urlencode": urlencode}  # fmt: skip
+                   "error": str(exc), "urlencode": urlencode, "flags": {}}  # fmt: skip
         return render(request, template, context, user=user, status_code=400)
     with store_of(request).session() as s:
         page = filters.run(s, user)
-    context = {"filters": filters, "labels": FILTER_LABELS, "page": page, "error": None,
-               "urlencode": urlencode}  # fmt: skip
+        values = label_values(current_metadata(s, user))
+    flags = {name: label(name, values) for name in ("high_dose_50", "high_dose_90", "avg_daily_mme_90d")}
+    context = {"filters": filters,
+               "labels": FILTER_LABELS | {"high_dose_90": flags["high_dose_90"] + " (or unknown)"},
+               "page": page, "error": None, "urlencode": urlencode, "flags": flags}  # fmt: skip
     return render(request, template, context, user=user)
 
 
@@ -66,5 +70,5 @@ def patient_page(request: Request, patient_id: int, user: CurrentUser) -> Respon
         return render(request, "error.html", context, user=user, status_code=404)
     picture = picture_of(view)
     as_of = view.snapshot.as_of if view.snapshot is not None else None
-    chart = trajectory_svg(picture.steps, picture.marks, as_of=as_of)
+    chart = trajectory_svg(picture.steps, picture.marks, as_of=as_of, thresholds=picture.thresholds)
     return render(request, "patient.html", {"p": picture, "v": view, "chart": chart}, user=user)

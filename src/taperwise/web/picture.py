@@ -20,9 +20,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from taperwise.alerts import Alert, ExposureFacts, exposure_alerts
+from taperwise.knowledge.registry import load_registry_settings
+from taperwise.registry_schema import label, metadata_values
 from taperwise.store.models import RegistryEntry
 from taperwise.store.worklist import PatientView, PrescriptionRow
-from taperwise.taper.rules import load_rules
 from taperwise.web.charts import Mark, Step
 
 NO_PRESCRIBER = "(not recorded)"
@@ -33,14 +35,6 @@ class Flag:
     name: str
     label: str
     reason: str
-
-
-@dataclass(frozen=True)
-class Alert:
-    code: str
-    title: str
-    message: str
-    source: str
 
 
 @dataclass(frozen=True)
@@ -76,6 +70,8 @@ class PatientPicture:
     steps: list[Step]
     marks: list[Mark]
     definitions: dict[str, str]
+    labels: dict[str, str]  # column labels with the snapshot's thresholds
+    thresholds: tuple[Decimal, Decimal]  # the high-dose lines of the chart
 
 
 @cache
@@ -89,72 +85,87 @@ def _mme(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.1')).normalize():f}"
 
 
-def _definitions(view: PatientView) -> dict[str, str]:
+def _metadata(view: PatientView) -> dict[str, Any]:
     if view.snapshot is None:
         return {}
     try:
         metadata: Any = json.loads(view.snapshot.metadata_json)
     except ValueError:
         return {}
-    found = metadata.get("definitions") if isinstance(metadata, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _definitions(metadata: dict[str, Any]) -> dict[str, str]:
+    found = metadata.get("definitions")
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
-FlagRule = tuple[str, str, Callable[[RegistryEntry], bool], Callable[[RegistryEntry], str]]
+def label_values(metadata: dict[str, Any]) -> dict[str, object]:
+    """What the registry's labels name (thresholds, windows) as the snapshot was computed."""
+    return metadata_values(metadata, load_registry_settings())
+
+
+def _average(e: RegistryEntry, values: dict[str, object]) -> str:
+    bound = "at least " if e.dose_complete is False else ""
+    return f"average {bound}{_mme(e.avg_daily_mme_90d)} MME/day over the last {values['recent']} days"
+
+
+def _unknown_part(e: RegistryEntry) -> str:
+    days = e.unknown_dose_days_90d
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} of supply have no known MME"
+    return "opioid records dated in the window could not be used"
+
+
+FlagRule = tuple[str, Callable[[RegistryEntry], bool], Callable[[RegistryEntry, dict[str, object]], str]]
 _FLAGS: tuple[FlagRule, ...] = (
-    ("high_dose_90", "High dose (≥ 90 MME/day)", lambda e: e.high_dose_90,
-     lambda e: f"average {_mme(e.avg_daily_mme_90d)} MME/day over the last 90 days"),
-    ("high_dose_50", "High dose (≥ 50 MME/day)", lambda e: e.high_dose_50 and not e.high_dose_90,
-     lambda e: f"average {_mme(e.avg_daily_mme_90d)} MME/day over the last 90 days"),
-    ("benzo_overlap_days_90d", "Benzodiazepine overlap", lambda e: e.benzo_overlap_days_90d > 0,
-     lambda e: f"{e.benzo_overlap_days_90d} days with an opioid and a benzodiazepine in the last 90 days"),
-    ("ltot", "Long-term opioid therapy", lambda e: e.ltot,
-     lambda e: f"{e.days_covered_90d} of the last 90 days covered"),
-    ("multi_provider", "Many prescribers and pharmacies", lambda e: e.multi_provider,
-     lambda e: f"{e.prescribers_180d} prescribers and {e.pharmacies_180d} pharmacies in 180 days"),
-    ("new_prescriber", "New prescriber (inherited patient)", lambda e: e.new_prescriber is True,
-     lambda e: "the latest fill came from a prescriber who wrote none of the earlier ones"),
-    ("buprenorphine_days_90d", "Buprenorphine", lambda e: e.buprenorphine_days_90d > 0,
-     lambda e: f"{e.buprenorphine_days_90d} days with buprenorphine in the last 90 days (not in MME)"),
-    ("problem_records_180d", "Records that could not be used", lambda e: e.problem_records_180d > 0,
-     lambda e: f"{e.problem_records_180d} records: review the data before relying on the dose"),
+    ("dose_complete", lambda e: e.dose_complete is False,
+     lambda e, v: f"{_average(e, v)}: a lower bound, because {_unknown_part(e)} "
+     f"({e.dose_gap or 'see the prescriptions'}); never read it as a low dose"),
+    ("high_dose_90", lambda e: e.high_dose_90 is True, _average),
+    ("high_dose_50", lambda e: e.high_dose_50 is True and e.high_dose_90 is not True, _average),
+    ("benzo_overlap_days_90d", lambda e: e.benzo_overlap_days_90d > 0,
+     lambda e, v: f"{e.benzo_overlap_days_90d} days with an opioid and a benzodiazepine in the last "
+     f"{v['recent']} days"),
+    ("ltot", lambda e: e.ltot, lambda e, v: f"{e.days_covered_90d} of the last {v['recent']} days covered"),
+    ("multi_provider", lambda e: e.multi_provider,
+     lambda e, v: f"{e.prescribers_180d} prescribers and {e.pharmacies_180d} pharmacies in "
+     f"{v['lookback']} days"),
+    ("new_prescriber", lambda e: e.new_prescriber is True,
+     lambda e, v: "the latest fill came from a prescriber who wrote none of the earlier ones"),
+    ("buprenorphine_days_90d", lambda e: e.buprenorphine_days_90d > 0,
+     lambda e, v: f"{e.buprenorphine_days_90d} days with buprenorphine in the last {v['recent']} days "
+     "(not in MME)"),
+    ("problem_records_180d", lambda e: e.problem_records_180d > 0,
+     lambda e, v: f"{e.problem_records_180d} records: review the data before relying on the dose"),
 )  # fmt: skip
+_FLAG_LABELS = {"dose_complete": "Dose incomplete (lower bound)"}
 
 
-def flags_of(entry: RegistryEntry, definitions: dict[str, str]) -> list[Flag]:
-    """The flags that are set, each with the patient's own numbers and the registry's definition."""
+def flags_of(entry: RegistryEntry, definitions: dict[str, str], values: dict[str, object]) -> list[Flag]:
+    """The flags that are set, each with the patient's own numbers and the registry's definition; the
+    labels name the thresholds the registry was computed with."""
     out = []
-    for name, label, is_set, reason in _FLAGS:
+    for name, is_set, reason in _FLAGS:
         if is_set(entry):
             definition = definitions.get(name)
-            text = reason(entry) + (f" (definition: {definition})" if definition else "")
-            out.append(Flag(name, label, text))
+            text = reason(entry, values) + (f" (definition: {definition})" if definition else "")
+            out.append(Flag(name, _FLAG_LABELS.get(name) or label(name, values), text))
     return out
 
 
-def alerts_of(entry: RegistryEntry) -> list[Alert]:
-    """Naloxone (≥ the rules' MME threshold, a benzodiazepine, a recent overdose) and benzodiazepine."""
-    rules = load_rules()
-    threshold = rules.number("naloxone", "mme_at_least")
-    reasons = []
-    if entry.avg_daily_mme_90d >= threshold:
-        reasons.append(f"{_mme(entry.avg_daily_mme_90d)} MME/day, at or above {threshold.normalize():f}")
-    if entry.benzo_overlap_days_90d > 0:
-        reasons.append("a benzodiazepine as well")
-    if entry.opioid_overdose_180d:
-        reasons.append("an opioid overdose in the last 180 days")
-    alerts = []
-    if reasons:
-        rule = rules.warnings["naloxone"]
-        message = rule.message.format(reasons="; ".join(reasons))
-        alerts.append(Alert("naloxone", "Offer naloxone", message, rules.cite(rule.source_id)))
-    if entry.benzo_overlap_days_90d > 0:
-        rule = rules.warnings["benzodiazepine"]
-        message = f"{entry.benzo_overlap_days_90d} days of overlap in the last 90 days. {rule.message}"
-        alerts.append(
-            Alert("benzodiazepine", "Opioid with a benzodiazepine", message, rules.cite(rule.source_id))
-        )
-    return alerts
+def alerts_of(entry: RegistryEntry, values: dict[str, object]) -> list[Alert]:
+    """The shared clinical alerts (taperwise.alerts) on the registry's own row."""
+    recent = values.get("recent")
+    facts = ExposureFacts(
+        avg_daily_mme=entry.avg_daily_mme_90d,
+        dose_complete=entry.dose_complete,
+        benzo_overlap_days=entry.benzo_overlap_days_90d,
+        recent_days=recent if isinstance(recent, int) else 90,
+        opioid_overdoses=entry.opioid_overdose_180d,
+        harm_days=load_registry_settings().harm_window_days,
+    )
+    return exposure_alerts(facts)
 
 
 def group_by(
@@ -183,12 +194,14 @@ def current_regimen(view: PatientView) -> list[PrescriptionRow]:
 
 
 def picture_of(view: PatientView) -> PatientPicture:
-    definitions = _definitions(view)
+    metadata = _metadata(view)
+    definitions = _definitions(metadata)
+    values = label_values(metadata)
     entry = view.entry
     return PatientPicture(
         view=view,
-        flags=[] if entry is None else flags_of(entry, definitions),
-        alerts=[] if entry is None else alerts_of(entry),
+        flags=[] if entry is None else flags_of(entry, definitions, values),
+        alerts=[] if entry is None else alerts_of(entry, values),
         current_regimen=current_regimen(view),
         by_prescriber=group_by(view.prescriptions, lambda p: p.prescriber_id),
         by_pharmacy=group_by(view.prescriptions, lambda p: p.pharmacy_id),
@@ -196,4 +209,6 @@ def picture_of(view: PatientView) -> PatientPicture:
         steps=[Step(s.start_date, s.end_date, s.daily_mme) for s in view.segments],
         marks=[Mark(e.date, e.kind) for e in view.harm_events],
         definitions=definitions,
+        labels={name: label(name, values) for name in ("avg_daily_mme_90d", "high_dose_50", "high_dose_90")},
+        thresholds=(Decimal(str(values["low"])), Decimal(str(values["high"]))),
     )
