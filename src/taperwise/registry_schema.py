@@ -205,6 +205,8 @@ def settings_values(settings: RegistrySettings) -> dict[str, object]:
         "recent": settings.recent_days,
         "lookback": settings.lookback_days,
         "ltot": settings.ltot_label,
+        "prescribers": settings.min_prescribers,
+        "pharmacies": settings.min_pharmacies,
     }
 
 
@@ -226,6 +228,18 @@ def metadata_values(metadata: object, settings: RegistrySettings) -> dict[str, o
     if isinstance(definitions, dict) and isinstance(definitions.get("ltot"), str):
         values["ltot"] = definitions["ltot"]
     return values
+
+
+SETTING_NAMES = ("low", "high", "recent", "lookback", "prescribers", "pharmacies")
+
+
+def with_settings(text: str, values: dict[str, object]) -> str:
+    """A programme's own text (a priority rule's reason) with the settings it names filled in:
+    '{high}' becomes 90, or 120 where a site set 120. Only these names are replaced; other braces stay."""
+    for name in SETTING_NAMES:
+        if name in values:
+            text = text.replace("{" + name + "}", str(values[name]))
+    return text
 
 
 def label(name: str, values: dict[str, object]) -> str:

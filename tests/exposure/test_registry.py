@@ -257,3 +257,28 @@ def test_a_dose_that_cannot_be_computed_is_never_shown_as_a_low_dose(factor_set)
         assert row["dose_gap"] in row["priority_reason"]
         assert "lower bound" in row["priority_reason"]
         assert "below 50" not in row["priority_reason"]
+
+
+def test_priority_reasons_name_the_thresholds_in_force(tmp_path):
+    """A site with high-dose thresholds 50 and 100 reads 100 in the reason, never a fixed 90."""
+    import json
+    from importlib import resources
+
+    raw = json.loads((resources.files("taperwise.knowledge") / "data/registry/flags.json").read_text())
+    raw["high_dose"]["thresholds"] = [50, 100]
+    own = tmp_path / "flags.json"
+    own.write_text(json.dumps(raw), encoding="utf-8")
+    settings = load_registry_settings(own)
+    oxy_30 = "Oxycodone Hydrochloride 30 MG Oral Tablet"
+    records = [
+        fill("HIGH", "h1", oxy_30, "2025-04-01", 90, 270),
+        fill("MID", "m1", OXY_IR_10, "2025-04-01", 90, 360),
+    ]
+    rows = prescription_mme(prescriptions_from_records(records))
+    result = {
+        r["patient_id"]: r
+        for r in registry(rows, AS_OF, settings, load_priority_rules()).to_pyarrow().to_pylist()
+    }
+    assert result["HIGH"]["priority_reason"] == "average >= 100 MME/day over the last 90 days"  # 135 MME/day
+    assert result["MID"]["priority_reason"] == "long-term therapy at 50 MME/day or more (below 100)"  # 60
+    assert "{" not in "".join(r["priority_reason"] for r in result.values())

@@ -14,7 +14,7 @@ from taperwise.errors import RequestValidationError
 from taperwise.taper import TaperPlan, adapt_plan, decide, plan_taper
 from taperwise.taper.adapt import FollowUp
 from taperwise.taper.rules import load_rules
-from tests.taper.builders import MONTHLY_10, morphine_er, request
+from tests.taper.builders import FENTANYL_25, MONTHLY_10, MORPHINE_ER, PATCH_STRENGTHS, morphine_er, request
 
 SECOND_STEP = "2025-02-03"  # example 1: 75 mg Q8h from 2025-01-06, 60 mg Q8h planned from 2025-02-03
 
@@ -326,3 +326,19 @@ def test_a_reduction_the_patient_made_is_paced_like_any_other() -> None:
     assert "unused supply" in below.message
     first_change = next(s for s in adapted.steps if s.changes)
     assert (first_change.start_date - date(2025, 1, 20)).days >= 28  # the self-reduction earned its time
+
+
+def test_a_stop_after_a_routine_visit_still_pays_for_the_change_into_the_last_dose() -> None:
+    """Re-planning never makes the end faster: the patch went 25 -> 12 on day 0 (52% of it); its stop
+    needs that change's time and its own (about 560 days at 5% a month), not only its own."""
+    raw = request(
+        {"drug": MORPHINE_ER, "strengths": [15, 30, 60, 100], "doses": [15]},
+        {"drug": FENTANYL_25, "dose": 25, "strengths": PATCH_STRENGTHS},
+        opioid_use_days=0, goal={"type": "target_daily_mme", "value": 29},
+        pace={"reduction": 5, "unit": "percent_of_original", "every_days": 28},
+        concurrent_changes=True, setting="inpatient",
+    )  # fmt: skip
+    plan = plan_taper(raw)
+    planned = next(s.start_date for s in plan.steps[1:] if s.changes)
+    adapted = adapt_plan(plan, {"date": "2025-01-07", "preference": "continue"})
+    assert next(s.start_date for s in adapted.steps if s.changes) >= planned

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -75,6 +76,7 @@ def registry_metadata(
     patients: int,
     events: Path | None,
     events_not_used: Counter[str] | None = None,
+    codes: Path | None = None,
 ) -> dict[str, Any]:
     """Everything a reader needs to interpret the registry: definitions, thresholds, versions, inputs."""
     fs = load_factor_set(factors)
@@ -88,6 +90,7 @@ def registry_metadata(
             "path": spark_location(source),
             "sha256": file_sha256(source) if source.is_file() else None,
         },
+        "codes": None if codes is None else {"path": str(codes), "sha256": file_sha256(codes)},
         "events": None
         if events is None
         else {
@@ -138,7 +141,10 @@ def registry_command(
         str | None, typer.Option("--ltot", help="LTOT definition: 60-of-90 (default) or 90-of-180")
     ] = None,
     events: Annotated[Path | None, typer.Option("--events", help="Harm events file (CSV/Parquet)")] = None,
-    settings_file: Annotated[Path | None, typer.Option("--settings", help="Own thresholds (JSON)")] = None,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option("--settings", help="Own thresholds (JSON), or a shipped preset by name: uk, uk-120"),
+    ] = None,
     rules_file: Annotated[Path | None, typer.Option("--rules", help="Own priority rules (CSV)")] = None,
     publish: Annotated[
         bool, typer.Option("--publish", help="Load the registry into the clinical app's store")
@@ -161,50 +167,62 @@ def registry_command(
     if publish and (db is None or org is None):
         fail("--publish needs --db URL and --org CODE")
         raise typer.Exit(2)
-    try:
-        settings = load_registry_settings(settings_file)
-        if ltot is not None:
-            settings = settings.with_ltot(ltot)
-        rules = load_priority_rules(rules_file)
-        load_factor_set(factors)
-        with connect(engine) as con, stages() as progress, read_errors(input):
-            progress.start("reading prescriptions")
-            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
-            event_table = None
-            events_not_used: Counter[str] = Counter()
-            if events is not None:
-                event_rows = read_table_file(events, EVENT_COLUMNS[:3], EVENT_COLUMNS[3:])
-                events_not_used = unusable_events(event_rows)
-                readable = pc.is_null(event_rows.column(READ_PROBLEM_COLUMN))
-                event_table = register_arrow(con, event_rows.filter(readable), prefix="events")
-            progress.start("computing the registry")
-            columns = REGISTRY_COLUMNS + (HARM_COLUMNS if events is not None else ())
-            segments_path = sibling(output, "segments")
-            with run_registry(rows, as_of.date(), settings, rules, event_table) as run:
-                table = run.table.select(*columns)
-                count = write_result(con, table, output, lambda b: progress.advance(b.num_rows))
-                progress.start("writing segments")
-                write_result(con, run.segments, segments_path)
-        metadata = registry_metadata(
-            source=input, as_of=as_of.date(), settings=settings, rules=rules, factors=factors,
-            engine=engine, patients=count, events=events, events_not_used=events_not_used,
-        )  # fmt: skip
-        metadata_path = sibling(output, "metadata", ".json")
-        metadata_path.write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except TaperwiseError as exc:
-        fail(str(exc))
-        raise typer.Exit(2) from exc
-    except OSError as exc:
-        fail(str(UnusableInputError(f"{output}: cannot be written ({exc.strerror})")))
-        raise typer.Exit(2) from exc
-    err_console.print(
-        f"wrote {output} ({count:,} patients), {metadata_path.name}, {segments_path.name}", highlight=False
-    )
-    for problem, n in sorted(events_not_used.items()):
-        err_console.print(f"{events}: {n:,} event row(s) not used: {problem}", highlight=False)
-    if publish and db is not None and org is not None:
+    # With --publish, the per-row MME the registry computed is kept here for the store (never recomputed).
+    with tempfile.TemporaryDirectory(prefix="taperwise-registry-") as scratch:
         try:
-            publish_snapshot(output, db, org, prescriptions=input, events=events)
+            settings = load_registry_settings(settings_file)
+            if ltot is not None:
+                settings = settings.with_ltot(ltot)
+            rules = load_priority_rules(rules_file)
+            load_factor_set(factors)
+            mme_rows = Path(scratch) / "mme.parquet" if publish else None
+            with connect(engine) as con, stages() as progress, read_errors(input):
+                progress.start("reading prescriptions")
+                rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
+                event_table = None
+                events_not_used: Counter[str] = Counter()
+                if events is not None:
+                    event_rows = read_table_file(events, EVENT_COLUMNS[:3], EVENT_COLUMNS[3:])
+                    events_not_used = unusable_events(event_rows)
+                    readable = pc.is_null(event_rows.column(READ_PROBLEM_COLUMN))
+                    event_table = register_arrow(con, event_rows.filter(readable), prefix="events")
+                progress.start("computing the registry")
+                columns = REGISTRY_COLUMNS + (HARM_COLUMNS if events is not None else ())
+                segments_path = sibling(output, "segments")
+                with run_registry(
+                    rows, as_of.date(), settings, rules, event_table, keep_rows=mme_rows is not None
+                ) as run:
+                    table = run.table.select(*columns)
+                    count = write_result(con, table, output, lambda b: progress.advance(b.num_rows))
+                    progress.start("writing segments")
+                    write_result(con, run.segments, segments_path)
+                    if mme_rows is not None and run.prescriptions is not None:
+                        progress.start("keeping the per-prescription MME for the store")
+                        write_result(con, run.prescriptions, mme_rows)
+            metadata = registry_metadata(
+                source=input, as_of=as_of.date(), settings=settings, rules=rules, factors=factors,
+                engine=engine, patients=count, events=events, events_not_used=events_not_used,
+                codes=codes,
+            )  # fmt: skip
+            metadata_path = sibling(output, "metadata", ".json")
+            metadata_path.write_text(
+                json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
         except TaperwiseError as exc:
             fail(str(exc))
             raise typer.Exit(2) from exc
+        except OSError as exc:
+            fail(str(UnusableInputError(f"{output}: cannot be written ({exc.strerror})")))
+            raise typer.Exit(2) from exc
+        err_console.print(
+            f"wrote {output} ({count:,} patients), {metadata_path.name}, {segments_path.name}",
+            highlight=False,
+        )
+        for problem, n in sorted(events_not_used.items()):
+            err_console.print(f"{events}: {n:,} event row(s) not used: {problem}", highlight=False)
+        if publish and db is not None and org is not None:
+            try:
+                publish_snapshot(output, db, org, prescriptions=input, events=events, mme_rows=mme_rows)
+            except TaperwiseError as exc:
+                fail(str(exc))
+                raise typer.Exit(2) from exc

@@ -11,8 +11,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from taperwise.commands.exposure import load_codes
 from taperwise.console import err_console, fail, out_console
-from taperwise.errors import TaperwiseError
+from taperwise.digest import file_sha256
+from taperwise.errors import TaperwiseError, UnusableInputError
 from taperwise.exposure.engine import connect, write_result
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
 from taperwise.exposure.prescriptions import ROW, read_prescriptions
@@ -112,18 +114,38 @@ def unlock_command(name: Annotated[str, typer.Argument(help="Username")], db: Db
     err_console.print(f"unlocked {name}", highlight=False)
 
 
-def _existing(recorded: Any) -> Path | None:
+def _recorded_file(metadata: dict[str, Any], key: str) -> tuple[Path | None, str | None]:
+    recorded = metadata.get(key)
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("path"), str):
+        return None, None
+    sha = recorded.get("sha256")
+    return Path(recorded["path"]), sha if isinstance(sha, str) else None
+
+
+def _existing(metadata: dict[str, Any], key: str) -> Path | None:
     """A path the registry metadata recorded, when the file is still there."""
-    if isinstance(recorded, dict) and isinstance(recorded.get("path"), str):
-        path = Path(recorded["path"])
-        return path if path.exists() else None
-    return None
+    path, _ = _recorded_file(metadata, key)
+    return path if path is not None and path.exists() else None
 
 
-def _write_mme_rows(prescriptions: Path, factors: str, output: Path) -> None:
-    """Per-prescription MME rows from the one exposure engine, as `taperwise mme` writes them."""
-    with connect("duckdb") as con:
-        rows = prescription_mme(read_prescriptions(prescriptions), factors)
+def _write_mme_rows(prescriptions: Path, metadata: dict[str, Any], output: Path) -> None:
+    """Per-prescription MME rows as the registry computed them: the same factor set and code table, from
+    the same prescriptions (their fingerprints checked); refused when that cannot be guaranteed."""
+    _, sha = _recorded_file(metadata, "input")
+    if sha is not None and prescriptions.is_file() and file_sha256(prescriptions) != sha:
+        raise UnusableInputError(
+            f"{prescriptions}: not the prescriptions this registry was computed from (SHA-256 differs); "
+            "publish with `taperwise registry … --publish` so the store shows what the registry computed"
+        )
+    codes, codes_sha = _recorded_file(metadata, "codes")
+    if codes is not None and (not codes.is_file() or file_sha256(codes) != codes_sha):
+        raise UnusableInputError(
+            f"{codes}: the code table this registry was computed with is missing or changed; "
+            "publish with `taperwise registry … --publish`"
+        )
+    factors = (metadata.get("factor_set") or {}).get("id", DEFAULT_FACTOR_SET)
+    with connect("duckdb") as con:  # DuckDB and Spark give the same rows (tests/exposure/test_engines.py)
+        rows = prescription_mme(read_prescriptions(prescriptions), factors, load_codes(codes))
         write_result(con, rows.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS), output)
 
 
@@ -138,24 +160,27 @@ def publish(
 ) -> None:
     """Load a registry written by `taperwise registry` (and its metadata and segments) into the store.
 
-    The prescriptions and events default to the files the metadata names, when they still exist; the
-    per-prescription rows are computed from the prescriptions unless `mme_rows` is given. Raises a
-    TaperwiseError naming the problem; prints a summary and any refused rows.
+    The prescriptions and events default to the files the metadata names, when they still exist.
+    `registry --publish` passes `mme_rows`, the per-prescription MME the registry itself computed; without
+    them they are computed again from the prescriptions with the factor set and code table the metadata
+    records, and refused when the prescriptions or the code table are not the ones it fingerprinted.
+    Raises a TaperwiseError naming the problem; prints a summary and any refused rows.
     """
     metadata_path = sibling(registry, "metadata", ".json")
     try:
         metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         metadata = {}
-    prescriptions = prescriptions or _existing(metadata.get("input"))
-    events = events or _existing(metadata.get("events"))
-    factors = (metadata.get("factor_set") or {}).get("id", DEFAULT_FACTOR_SET)
+    if not isinstance(metadata, dict):
+        metadata = {}
+    prescriptions = prescriptions or _existing(metadata, "input")
+    events = events or _existing(metadata, "events")
     store = open_store(db)
     try:
         with tempfile.TemporaryDirectory(prefix="taperwise-publish-") as scratch:
             if mme_rows is None and prescriptions is not None:
                 mme_rows = Path(scratch) / "mme.parquet"
-                _write_mme_rows(prescriptions, factors, mme_rows)
+                _write_mme_rows(prescriptions, metadata, mme_rows)
             with store.session() as s:
                 snapshot = publish_registry(
                     s, registry, metadata_path, sibling(registry, "segments"), mme_rows, events, org,

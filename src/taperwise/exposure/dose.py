@@ -8,7 +8,7 @@ this function for a plan's ``daily_mme``; MME is never used to convert one opioi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, Factor, load_factor_set
 
@@ -24,6 +24,8 @@ AMOUNT_TO_FACTOR_UNIT: dict[tuple[str, str], Decimal] = {
 }
 
 MME_DECIMALS = 4  # daily MME is held as DECIMAL(18, 4): exact sums on every engine
+# One rounding rule on every path: half away from zero, as SQL ROUND does on DuckDB and Spark.
+MME_ROUNDING = ROUND_HALF_UP
 
 
 def unit_multiplier(amount_unit: str, factor_unit: str) -> Decimal | None:
@@ -65,7 +67,9 @@ def daily_mme(
             continue
         amount = daily_amount * multiplier
         if candidate.covers(amount):
-            value = (amount * candidate.factor).quantize(Decimal(1).scaleb(-MME_DECIMALS))
+            value = (amount * candidate.factor).quantize(
+                Decimal(1).scaleb(-MME_DECIMALS), rounding=MME_ROUNDING
+            )
             return DoseMme(value, candidate, fs.citation(candidate))
     raise NoFactorError(
         f"factor set {factor_set} has no factor for {ingredient} ({route}, {daily_amount} {amount_unit}/day)"

@@ -31,10 +31,12 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS
+from taperwise.exposure.prescriptions import ROW
 from taperwise.exposure.segments import SEGMENT_COLUMNS, coverage_intervals, segments_by_patient
 from taperwise.exposure.windows import clipped_days, window_metrics
 from taperwise.knowledge.registry import PriorityRule, RegistrySettings
-from taperwise.registry_schema import HARM_COLUMNS, REGISTRY_COLUMNS
+from taperwise.registry_schema import HARM_COLUMNS, REGISTRY_COLUMNS, settings_values, with_settings
 
 # The per-row MME columns the registry and its segments read.
 REGISTRY_INPUT_COLUMNS = (
@@ -220,10 +222,13 @@ def _rule_expression(node: ast.expr, table: ir.Table) -> ir.Value:
     raise ValueError(f"unsupported rule node {ast.dump(node)}")  # parse_rule already refused it
 
 
-def _priority(table: ir.Table, rules: tuple[PriorityRule, ...]) -> ir.Table:
+def _priority(table: ir.Table, rules: tuple[PriorityRule, ...], settings: RegistrySettings) -> ir.Table:
     branches = [(_rule_expression(rule.expression, table).fill_null(False), rule) for rule in rules]
     rank = ibis.cases(*[(cond, rule.rank) for cond, rule in branches], else_=ibis.null("int64"))
-    reason = ibis.cases(*[(cond, rule.reason) for cond, rule in branches], else_=ibis.null("string"))
+    values = settings_values(settings)  # a reason names the thresholds in force, not fixed numbers
+    reason = ibis.cases(
+        *[(cond, with_settings(rule.reason, values)) for cond, rule in branches], else_=ibis.null("string")
+    )
     # with a gap, say so: ranked as if above an undecided threshold, or with a lower-bound average
     undecided = table.high_dose_50.isnull() | table.high_dose_90.isnull()
     gap = table.dose_gap.fill_null("")
@@ -357,6 +362,7 @@ class RegistryRun:
     table: ir.Table
     segments: ir.Table
     held: tuple[ir.CachedTable, ...]
+    prescriptions: ir.Table | None = None  # the per-row MME itself, with keep_rows
 
     def __enter__(self) -> RegistryRun:
         return self
@@ -372,19 +378,32 @@ def run_registry(
     settings: RegistrySettings,
     rules: tuple[PriorityRule, ...],
     events: ir.Table | None = None,
+    *,
+    keep_rows: bool = False,
 ) -> RegistryRun:
     """The registry and its patients' segments, with the per-row MME computed once for both.
 
     This executes on the engine: the per-row MME (the columns the registry reads) and the segments are
     materialised — a temporary table on DuckDB, a persisted frame on Spark — and both outputs read them.
     The registry takes its recent-window dose from those segments, so each prescription is swept once.
+    With `keep_rows` every column of the per-row MME is materialised, and `prescriptions` gives those very
+    rows (as `taperwise mme` writes them) for publishing: the store shows what the registry computed.
     """
-    rows = mme_rows.select(*REGISTRY_INPUT_COLUMNS).cache()
+    held: list[ir.CachedTable] = []
+    if keep_rows:
+        full = mme_rows.cache()
+        rows = full.select(*REGISTRY_INPUT_COLUMNS)
+        held.append(full)
+        prescriptions: ir.Table | None = full.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS)
+    else:
+        rows = mme_rows.select(*REGISTRY_INPUT_COLUMNS).cache()
+        held.append(rows)
+        prescriptions = None
     patients = registry_population(rows, as_of, settings)
     segments = segments_by_patient(rows.semi_join(patients, "patient_id")).cache()
     table = registry(rows, as_of, settings, rules, events, segments=segments)
     ordered = segments.select(*SEGMENT_COLUMNS).order_by(["patient_id", "start_date"])
-    return RegistryRun(table, ordered, (rows, segments))
+    return RegistryRun(table, ordered, (*held, segments), prescriptions)
 
 
 def _flags(
@@ -419,6 +438,6 @@ def _flags(
         multi_provider=(filled.prescribers_180d >= settings.min_prescribers)
         & (filled.pharmacies_180d >= settings.min_pharmacies),
     )
-    ranked = _priority(flagged, rules)
+    ranked = _priority(flagged, rules, settings)
     columns = REGISTRY_COLUMNS + (HARM_COLUMNS if with_harm else ())
     return ranked.select(*columns).order_by(["priority", ibis.desc("avg_daily_mme_90d"), "patient_id"])

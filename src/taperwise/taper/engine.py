@@ -210,12 +210,13 @@ def _stop_ready(
     course: DrugCourse, change: Change, paid: int, origin: int, before: tuple[int, Change] | None
 ) -> int:
     """The first day a change may be made: for a final stop, once the last dose has been kept long
-    enough for the change into it and the stop together (or, with no change into it in this plan, for
-    the interval the stop earns since the drug has been at this dose); any other change, when due."""
+    enough for the change into it and the stop together (with the change into it in an earlier plan —
+    after a follow-up — the stop earns its interval after that change has had its own time, so re-planning
+    never makes the end faster); any other change, when due."""
     if change.kind != "stop":
         return paid
-    if before is None:
-        return max(paid, origin + change.days)
+    if before is None:  # the change into this dose, if any, was in an earlier plan: it has had its time at
+        return max(paid, origin) + change.days  # `paid`, and the stop still earns its own after that
     day, previous = before
     return max(paid, day + in_wear_periods(course, math.ceil(previous.needed + change.needed)))
 

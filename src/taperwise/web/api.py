@@ -99,6 +99,12 @@ class Prescription(Record):
     pharmacy_id: str | None
 
 
+class RegimenItem(Prescription):
+    days_since_supply_ended: int = Field(
+        description="0 when the supply covers the registry date; else days between its end and that date"
+    )
+
+
 class Segment(Record):
     start_date: dt.date
     end_date: dt.date = Field(description="inclusive")
@@ -152,7 +158,9 @@ class PatientOut(BaseModel):
     registry: WorklistItem | None = None
     flags: list[FlagOut]
     alerts: list[AlertOut]
-    current_regimen: list[Prescription]
+    current_regimen: list[RegimenItem] = Field(
+        description="each drug's latest supply in the lookback window, covering the registry date first"
+    )
     by_prescriber: list[PrescriptionGroup]
     by_pharmacy: list[PrescriptionGroup]
     segments: list[Segment]
@@ -244,7 +252,13 @@ def patient_api(request: Request, patient_id: int, user: CurrentUser) -> Patient
         registry=_registry_item(view),
         flags=[FlagOut.model_validate(f) for f in picture.flags],
         alerts=[AlertOut.model_validate(a) for a in picture.alerts],
-        current_regimen=_prescriptions(picture.current_regimen),
+        current_regimen=[
+            RegimenItem.model_validate(
+                Prescription.model_validate(line.prescription).model_dump()
+                | {"days_since_supply_ended": line.days_since_end}
+            )
+            for line in picture.current_regimen
+        ],
         by_prescriber=_groups(picture.by_prescriber),
         by_pharmacy=_groups(picture.by_pharmacy),
         segments=[Segment.model_validate(seg) for seg in view.segments],

@@ -11,6 +11,7 @@ and on this page. The inherited-patient checklist is data with sources (data/int
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -63,7 +64,7 @@ class PatientPicture:
     view: PatientView
     flags: list[Flag]
     alerts: list[Alert]
-    current_regimen: list[PrescriptionRow]
+    current_regimen: list[RegimenLine]
     by_prescriber: list[Group]
     by_pharmacy: list[Group]
     checklist: list[ChecklistItem]
@@ -72,6 +73,7 @@ class PatientPicture:
     definitions: dict[str, str]
     labels: dict[str, str]  # column labels with the snapshot's thresholds
     thresholds: tuple[Decimal, Decimal]  # the high-dose lines of the chart
+    lookback_days: int = 180  # the snapshot's lookback window (the current regimen reaches back this far)
 
 
 @cache
@@ -182,27 +184,55 @@ def group_by(
     return sorted(built, key=lambda g: (g.last_start, g.key), reverse=True)
 
 
-def current_regimen(view: PatientView) -> list[PrescriptionRow]:
-    """Prescriptions whose supply covers the registry date."""
+@dataclass(frozen=True)
+class RegimenLine:
+    """The latest supply of one drug in the lookback, and how long before the registry date it ended."""
+
+    prescription: PrescriptionRow
+    days_since_end: int  # 0: the supply covers the registry date
+
+    @property
+    def covers(self) -> bool:
+        return self.days_since_end == 0
+
+
+def current_regimen(view: PatientView, lookback_days: int) -> list[RegimenLine]:
+    """Each drug's latest supply that reaches the lookback window (the registry date and the days before
+    it): what the patient is on now, or was on until a few days ago — a fill that ended three days ago is
+    still the regimen a clinician must see. Supply covering the registry date first, then the most recent."""
     if view.snapshot is None:
         return []
     as_of = view.snapshot.as_of
-    return [
-        p for p in view.prescriptions
-        if p.start_date is not None and p.end_date is not None and p.start_date <= as_of <= p.end_date
-    ]  # fmt: skip
+    first = as_of - dt.timedelta(days=lookback_days - 1)
+    latest: dict[tuple[str, str], PrescriptionRow] = {}
+    for p in view.prescriptions:
+        if p.start_date is None or p.end_date is None or p.status == "excluded":
+            continue
+        if p.start_date > as_of or p.end_date < first:
+            continue
+        key = ((p.ingredient or p.drug or "").lower(), p.route or "")
+        held = latest.get(key)
+        if held is None or (p.start_date, p.end_date) > (held.start_date, held.end_date):
+            latest[key] = p
+    lines = [
+        RegimenLine(p, 0 if p.end_date >= as_of else (as_of - p.end_date).days)  # type: ignore[operator]
+        for p in latest.values()
+    ]
+    return sorted(lines, key=lambda line: (line.days_since_end, -(line.prescription.daily_mme or 0)))
 
 
 def picture_of(view: PatientView) -> PatientPicture:
     metadata = _metadata(view)
     definitions = _definitions(metadata)
     values = label_values(metadata)
+    given = values.get("lookback")
+    lookback = given if isinstance(given, int) else 180
     entry = view.entry
     return PatientPicture(
         view=view,
         flags=[] if entry is None else flags_of(entry, definitions, values),
         alerts=[] if entry is None else alerts_of(entry, values),
-        current_regimen=current_regimen(view),
+        current_regimen=current_regimen(view, lookback),
         by_prescriber=group_by(view.prescriptions, lambda p: p.prescriber_id),
         by_pharmacy=group_by(view.prescriptions, lambda p: p.pharmacy_id),
         checklist=list(intake_checklist()) if entry is not None and entry.new_prescriber else [],
@@ -211,4 +241,5 @@ def picture_of(view: PatientView) -> PatientPicture:
         definitions=definitions,
         labels={name: label(name, values) for name in ("avg_daily_mme_90d", "high_dose_50", "high_dose_90")},
         thresholds=(Decimal(str(values["low"])), Decimal(str(values["high"]))),
+        lookback_days=lookback,
     )

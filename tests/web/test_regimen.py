@@ -1,0 +1,59 @@
+"""The current regimen a clinician reads: each drug's latest supply, even one that ended days ago."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from taperwise.store.models import RegistrySnapshot
+from taperwise.store.worklist import PatientView, PrescriptionRow
+from taperwise.web.picture import current_regimen
+
+AS_OF = dt.date(2025, 3, 31)
+
+
+def rx(rx_id: str, ingredient: str, start: str, end: str, mme: str | None, status: str = "ok",
+       drug_class: str = "opioid") -> PrescriptionRow:  # fmt: skip
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    dose = None if mme is None else Decimal(mme)
+    return PrescriptionRow(rx_id, f"{ingredient} product", ingredient, first, last, 30, Decimal(60), dose,
+                           status, None, drug_class, "oral", "DR-A", "PH-1")  # fmt: skip
+
+
+def view(*prescriptions: PrescriptionRow) -> PatientView:
+    snapshot = RegistrySnapshot(as_of=AS_OF)
+    return PatientView(1, True, "S1", "P-1", "ORG", None, None, None, False, snapshot, None, [],
+                       list(prescriptions), [])  # fmt: skip
+
+
+def test_a_fill_that_ended_three_days_ago_is_still_the_regimen() -> None:
+    lines = current_regimen(
+        view(
+            rx("m1", "morphine", "2025-01-28", "2025-02-26", "120"),
+            rx("m2", "morphine", "2025-02-27", "2025-03-28", "120"),  # ended 3 days before the registry date
+            rx("c1", "clonazepam", "2025-03-15", "2025-04-13", None, drug_class="benzodiazepine"),
+        ),
+        180,
+    )
+    assert [(line.prescription.rx_id, line.days_since_end) for line in lines] == [("c1", 0), ("m2", 3)]
+    assert lines[0].covers
+    assert not lines[1].covers
+
+
+def test_supply_outside_the_lookback_and_excluded_records_are_not_the_regimen() -> None:
+    lines = current_regimen(
+        view(
+            rx("old", "oxycodone", "2024-06-01", "2024-06-30", "45"),
+            rx("void", "tramadol", "2025-03-20", "2025-04-18", "20", status="excluded"),
+            rx("future", "codeine", "2025-04-02", "2025-05-01", "15"),
+        ),
+        180,
+    )
+    assert lines == []
+
+
+def test_a_supply_whose_dose_is_unknown_is_shown_not_dropped() -> None:
+    (line,) = current_regimen(view(rx("x", "methadone", "2025-03-01", "2025-03-30", None,
+                                      status="insufficient_data")), 180)  # fmt: skip
+    assert line.prescription.daily_mme is None
+    assert line.days_since_end == 1
