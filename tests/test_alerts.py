@@ -10,9 +10,14 @@ from taperwise.alerts import ExposureFacts, exposure_alerts
 
 
 def facts(
-    mme: str, complete: bool | None = True, benzo: int = 0, overdoses: int | None = None
+    mme: str,
+    complete: bool | None = True,
+    benzo: int = 0,
+    overdoses: int | None = None,
+    now: str | None = None,
 ) -> ExposureFacts:
-    return ExposureFacts(Decimal(mme), complete, benzo, 90, overdoses, 180)
+    current = None if now is None else Decimal(now)
+    return ExposureFacts(Decimal(mme), current, complete, benzo, 90, overdoses, 180)
 
 
 def codes(f: ExposureFacts) -> list[str]:
@@ -48,3 +53,9 @@ def test_a_benzodiazepine_gives_both_alerts_with_the_window_named() -> None:
 def test_a_recent_overdose_prompts_naloxone_at_any_dose() -> None:
     (alert,) = exposure_alerts(facts("5", overdoses=1))
     assert "opioid overdose in the last 180 days" in alert.message
+
+
+def test_a_high_dose_today_prompts_naloxone_even_when_the_average_is_low() -> None:
+    (alert,) = exposure_alerts(facts("25", now="120"))
+    assert "120.0 MME/day now (the average is lower)" in alert.message
+    assert codes(facts("25", now="20")) == []

@@ -21,6 +21,7 @@ class ExposureFacts:
     """What the alerts need from a registry row (the computed picture, never recomputed here)."""
 
     avg_daily_mme: Decimal
+    current_daily_mme: Decimal | None  # the dose on the registry date; None: not computed
     dose_complete: bool | None  # None: not known whether complete (an older registry file)
     benzo_overlap_days: int
     recent_days: int
@@ -46,8 +47,12 @@ def exposure_alerts(facts: ExposureFacts) -> list[Alert]:
     rules = load_rules()
     threshold = rules.number("naloxone", "mme_at_least")
     reasons = []
+    current = facts.current_daily_mme
     if facts.avg_daily_mme >= threshold:
         reasons.append(f"{_mme(facts.avg_daily_mme)} MME/day, at or above {threshold.normalize():f}")
+    elif current is not None and current >= threshold:
+        reasons.append(f"{_mme(current)} MME/day now (the average is lower), at or above "
+                       f"{threshold.normalize():f}")  # fmt: skip
     elif facts.dose_complete is False:
         known = f"; the known part alone is {_mme(facts.avg_daily_mme)}" if facts.avg_daily_mme > 0 else ""
         reasons.append(f"a dose that could not be fully computed and may be {threshold.normalize():f} "

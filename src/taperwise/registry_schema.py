@@ -165,6 +165,24 @@ REGISTRY_SCHEMA: tuple[RegistryColumn, ...] = (
         added=True,
     ),
     RegistryColumn(
+        "current_daily_mme",
+        "decimal",
+        True,
+        "MME/day on the registry date",
+        "total MME/day of the supply covering the registry date (0 when none); a lower bound when "
+        "dose_complete is false",
+        added=True,
+    ),
+    RegistryColumn(
+        "restarted_after_gap",
+        "bool",
+        True,
+        "Restarted after a gap",
+        "opioid supply restarted in the recent window after {restart_gap} days or more without any, with "
+        "opioid supply in the year before it (tolerance may be lost)",
+        added=True,
+    ),
+    RegistryColumn(
         "harm_events_180d",
         "int",
         False,
@@ -207,6 +225,7 @@ def settings_values(settings: RegistrySettings) -> dict[str, object]:
         "ltot": settings.ltot_label,
         "prescribers": settings.min_prescribers,
         "pharmacies": settings.min_pharmacies,
+        "restart_gap": settings.restart_gap_days,
     }
 
 
@@ -224,13 +243,16 @@ def metadata_values(metadata: object, settings: RegistrySettings) -> dict[str, o
         for key, name in (("recent_days", "recent"), ("lookback_days", "lookback")):
             if isinstance(raw.get(key), int):
                 values[name] = raw[key]
+        restart = raw.get("restart")
+        if isinstance(restart, dict) and isinstance(restart.get("gap_days"), int):
+            values["restart_gap"] = restart["gap_days"]
     definitions = metadata.get("definitions") if isinstance(metadata, dict) else None
     if isinstance(definitions, dict) and isinstance(definitions.get("ltot"), str):
         values["ltot"] = definitions["ltot"]
     return values
 
 
-SETTING_NAMES = ("low", "high", "recent", "lookback", "prescribers", "pharmacies")
+SETTING_NAMES = ("low", "high", "recent", "lookback", "prescribers", "pharmacies", "restart_gap")
 
 
 def with_settings(text: str, values: dict[str, object]) -> str:

@@ -37,12 +37,12 @@ def cohort() -> list[dict[str, Any]]:
         # HIGH: 90 MME/day (oxycodone ER 30 mg BID) all 90 recent days + alprazolam 30 days → rank 2
         fill("HIGH", "h1", OXY_ER_30, RECENT_START, 90, 180, prescriber_id="X", pharmacy_id="1"),
         fill("HIGH", "h2", ALPRAZOLAM, "2025-05-01", 30, 60, prescriber_id="Z", pharmacy_id="1"),
-        # LTOT60: exactly 60 covered days in the recent window at 30 MME → long-term, rank 8
+        # LTOT60: exactly 60 covered days in the recent window at 30 MME → long-term, rank 9
         fill("LTOT60", "l1", OXY_IR_10, "2025-05-02", 60, 120, prescriber_id="X", pharmacy_id="1"),
-        # SHORT59: 59 days → not long-term, rank 10
+        # SHORT59: 59 days → not long-term, rank 11
         fill("SHORT59", "s1", OXY_IR_10, "2025-05-03", 59, 118, prescriber_id="X", pharmacy_id="1"),
         # OLD: last supply ended before the lookback window → not in the registry
-        # LATE: supply began before the lookback and ended inside it, none in the last 90 days → rank 10
+        # LATE: supply began before the lookback and ended inside it, none in the last 90 days → rank 11
         fill("LATE", "t1", OXY_IR_10, "2024-12-20", 30, 60, prescriber_id="X", pharmacy_id="1"),
         fill("OLD", "o1", OXY_IR_10, "2024-11-01", 30, 60, prescriber_id="X", pharmacy_id="1"),
         # MOUD: sublingual buprenorphine only → treatment for opioid use disorder, not in the registry
@@ -61,7 +61,7 @@ def cohort() -> list[dict[str, Any]]:
         # OVERDOSE: low dose but an overdose event → rank 1
         fill("OVERDOSE", "v1", OXY_IR_10, "2025-06-01", 10, 10),
     ]
-    # MANY: 4 prescribers and 4 pharmacies on short fills → multi-provider, rank 5
+    # MANY: 4 prescribers and 4 pharmacies on short fills → multi-provider, rank 6
     for i, start in enumerate(["2025-02-01", "2025-03-01", "2025-04-01", "2025-05-01"]):
         rows.append(
             fill("MANY", f"p{i}", OXY_IR_10, start, 7, 14, prescriber_id=f"D{i}", pharmacy_id=f"P{i}")
@@ -151,7 +151,7 @@ def test_buprenorphine_for_pain_counts_as_opioid_therapy_but_not_in_mme(result):
 def test_multiple_providers_needs_both_prescribers_and_pharmacies(result):
     assert (result["MANY"]["prescribers_180d"], result["MANY"]["pharmacies_180d"]) == (4, 4)
     assert result["MANY"]["multi_provider"] is True
-    assert result["MANY"]["priority"] == 5
+    assert result["MANY"]["priority"] == 6
     assert (result["FEWPHARM"]["prescribers_180d"], result["FEWPHARM"]["pharmacies_180d"]) == (4, 3)
     assert result["FEWPHARM"]["multi_provider"] is False
 
@@ -165,7 +165,7 @@ def test_new_prescriber_flags_inherited_patients_and_stays_empty_when_unknown(re
 def test_every_listed_patient_gets_a_priority_even_without_recent_supply(result):
     late = result["LATE"]
     assert (late["days_covered_90d"], late["prescribers_180d"]) == (0, 0)
-    assert late["priority"] == 10
+    assert late["priority"] == 11
     assert late["priority_reason"] == "opioid supply in the last 180 days"
 
 
@@ -282,3 +282,43 @@ def test_priority_reasons_name_the_thresholds_in_force(tmp_path):
     assert result["HIGH"]["priority_reason"] == "average >= 100 MME/day over the last 90 days"  # 135 MME/day
     assert result["MID"]["priority_reason"] == "long-term therapy at 50 MME/day or more (below 100)"  # 60
     assert "{" not in "".join(r["priority_reason"] for r in result.values())
+
+
+def _registry_rows(records):
+    rows = prescription_mme(prescriptions_from_records(records))
+    table = registry(rows, AS_OF, load_registry_settings(), load_priority_rules())
+    return {r["patient_id"]: r for r in table.to_pyarrow().to_pylist()}
+
+
+def test_a_high_dose_restarted_after_a_gap_is_seen_beside_a_low_average():
+    """135 MME/day restarted after 75 days without opioids: the 90-day average is low (24), today's dose
+    and the lost tolerance are not; the patient ranks with the restarts, not with plain supply."""
+    result = _registry_rows([
+        fill("RESTART", "r1", OXY_IR_10, "2025-01-01", 90, 360),  # 60 MME/day, 1 January to 31 March
+        fill("RESTART", "r2", OXY_ER_30, "2025-06-15", 30, 90),  # 135 MME/day from 15 June
+        fill("STEADY", "s1", OXY_IR_10, "2025-04-02", 90, 360),  # 60 MME/day, 2 April to 30 June
+    ])  # fmt: skip
+    restart = result["RESTART"]
+    assert restart["current_daily_mme"] == Decimal("135")
+    assert restart["avg_daily_mme_90d"] == Decimal("24")  # 16 days × 135 / 90
+    assert restart["restarted_after_gap"] is True
+    assert restart["priority"] == 4
+    assert restart["priority_reason"].startswith("restarted after 30 days or more without opioids")
+    steady = result["STEADY"]
+    assert steady["restarted_after_gap"] is False
+    assert steady["current_daily_mme"] == Decimal("60")
+
+
+def test_a_first_start_or_a_break_shorter_than_the_gap_is_not_a_restart():
+    result = _registry_rows([
+        fill("NEW", "n1", OXY_IR_10, "2025-06-01", 30, 120),  # nothing before it: a new start
+        fill("GAP29", "a1", OXY_IR_10, "2025-04-01", 30, 120),  # 1 to 30 April
+        fill("GAP29", "a2", OXY_IR_10, "2025-05-30", 30, 120),  # 29 days without (1 to 29 May)
+        fill("GAP30", "b1", OXY_IR_10, "2025-04-01", 30, 120),
+        fill("GAP30", "b2", OXY_IR_10, "2025-05-31", 31, 124),  # 30 days without: a restart
+    ])  # fmt: skip
+    assert result["NEW"]["restarted_after_gap"] is False
+    assert result["NEW"]["current_daily_mme"] == Decimal("60")
+    assert result["GAP29"]["restarted_after_gap"] is False
+    assert result["GAP30"]["restarted_after_gap"] is True
+    assert result["GAP30"]["current_daily_mme"] == Decimal("60")

@@ -19,6 +19,9 @@ Definitions (clinical-rules §3), every threshold from `taperwise.knowledge.regi
   threshold is unknown (empty), never false, and for the priority an unknown high-dose flag counts as
   possibly true, so a patient is never ranked below a threshold because a dose could not be computed;
   the priority reason then names the gap;
+- ``current_daily_mme``: the total MME/day of the supply covering D (0 when none);
+- ``restarted_after_gap``: the latest run of opioid coverage began in ``D−89 … D`` after at least the
+  settings' gap (30 days) without any opioid, following earlier supply in the year before D;
 - ``priority`` / ``priority_reason``: the first matching rule of the ordered rules data.
 """
 
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS
+from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, MME_TYPE
 from taperwise.exposure.prescriptions import ROW
 from taperwise.exposure.segments import SEGMENT_COLUMNS, coverage_intervals, segments_by_patient
 from taperwise.exposure.windows import clipped_days, window_metrics
@@ -129,6 +132,22 @@ def _new_prescriber(fills: ir.Table, windows: Windows, lookback_days: int) -> ir
         else_=joined.same_prescriber.fill_null(0) == 0,
     )
     return joined.select(patient_id=joined.l_patient, new_prescriber=flag)
+
+
+def _restarts(runs: ir.Table, windows: Windows, gap_days: int) -> ir.Table:
+    """Whether the latest run of opioid coverage began in the recent window after at least `gap_days`
+    without any opioid supply, following earlier supply (`runs`: merged coverage intervals)."""
+    order = ibis.window(group_by="patient_id", order_by="start_date")
+    ranked = runs.mutate(
+        prev_end=runs.end_date.lag().over(order),
+        n=ibis.row_number().over(ibis.window(group_by="patient_id", order_by=ibis.desc("start_date"))),
+    )
+    latest = ranked.filter(ranked.n == 0)
+    gap = latest.start_date.delta(latest.prev_end, unit="day") - 1
+    restarted = (
+        (latest.start_date >= ibis.literal(windows.recent[0])) & latest.prev_end.notnull() & (gap >= gap_days)
+    )
+    return latest.select("patient_id", restarted_after_gap=restarted.fill_null(False))
 
 
 def _problem_records(mme_rows: ir.Table, window: tuple[dt.date, dt.date]) -> ir.Table:
@@ -340,6 +359,8 @@ def registry(
         _new_prescriber(supply.any_opioid, windows, settings.new_prescriber_lookback_days),
         problems.select("patient_id", "problem_records_180d"),
         _dose_gaps(_reaching(supply.unknown_dose, windows.recent), mme_rows, windows.recent),
+        _reaching(segments, (as_of, as_of)).select("patient_id", current_daily_mme="daily_mme"),
+        _restarts(coverage_intervals(supply.any_opioid), windows, settings.restart_gap_days),
     ]
     if events is not None:
         parts.append(_harm(events, windows.harm))
@@ -421,6 +442,8 @@ def _flags(
         buprenorphine_days_90d=table.buprenorphine_days_90d.fill_null(zero),
         problem_records_180d=table.problem_records_180d.fill_null(zero),
         unknown_dose_days_90d=table.unknown_dose_days_90d.fill_null(zero),
+        current_daily_mme=table.current_daily_mme.fill_null(0).cast(MME_TYPE),
+        restarted_after_gap=table.restarted_after_gap.fill_null(False),
         dose_complete=table.dose_gap.isnull(),
         ltot=table.days_covered_ltot.fill_null(zero) >= settings.ltot_min_days,
         harm_events_180d=table.harm_events_180d.fill_null(zero) if with_harm else zero,

@@ -39,6 +39,10 @@ RULE_COLUMNS = {
     "opioid_overdose_180d": "number",
     "harm_events_180d": "number",
     "problem_records_180d": "number",
+    "unknown_dose_days_90d": "number",
+    "dose_complete": "bool",
+    "current_daily_mme": "number",
+    "restarted_after_gap": "bool",
 }
 _ALLOWED_NODES = (
     ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Compare, ast.Name, ast.Load,
@@ -74,6 +78,7 @@ class RegistrySettings:
     buprenorphine_for_pain_routes: tuple[str, ...]
     harm_window_days: int
     raw: dict[str, Any]
+    restart_gap_days: int = 30  # days without opioid supply before a restart is flagged
 
     def with_ltot(self, definition: str) -> RegistrySettings:
         options = self.raw["ltot"]["definitions"]
@@ -163,6 +168,7 @@ def load_registry_settings(path: Path | None = None) -> RegistrySettings:
             new_prescriber_lookback_days=int(raw["new_prescriber"]["lookback_days"]),
             buprenorphine_for_pain_routes=tuple(raw["buprenorphine_for_pain_routes"]),
             harm_window_days=int(raw["harm_window_days"]),
+            restart_gap_days=int((raw.get("restart") or {}).get("gap_days", 30)),
             raw=raw,
         )
         return settings.with_ltot(str(raw["ltot"]["default"]))

@@ -184,6 +184,8 @@ class RegistryEntry(Stamped, Base):
     dose_complete: Mapped[bool | None] = mapped_column(Boolean)  # None: a registry from before 0003
     unknown_dose_days_90d: Mapped[int | None] = mapped_column(Integer)
     dose_gap: Mapped[str | None] = mapped_column(Text)
+    current_daily_mme: Mapped[Decimal | None] = mapped_column(MME)  # None: a registry from before 0004
+    restarted_after_gap: Mapped[bool | None] = mapped_column(Boolean)
     harm_events_180d: Mapped[int | None] = mapped_column(Integer)
     opioid_overdose_180d: Mapped[int | None] = mapped_column(Integer)
     last_harm_event: Mapped[str | None] = mapped_column(String(120))  # "opioid_overdose 2025-03-10"

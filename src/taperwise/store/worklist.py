@@ -74,6 +74,8 @@ class WorklistRow:
     dose_complete: bool | None  # None: published before dose completeness was computed
     unknown_dose_days_90d: int | None
     dose_gap: str | None
+    current_daily_mme: Decimal | None  # None: published before it was computed
+    restarted_after_gap: bool | None
     harm_events_180d: int | None
     opioid_overdose_180d: int | None
     last_harm_event: str | None

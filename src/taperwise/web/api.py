@@ -69,6 +69,14 @@ class WorklistItem(Record):
     )
     unknown_dose_days_90d: int | None = Field(description="days of the 90 covered by supply of unknown MME")
     dose_gap: str | None = Field(description="why the dose is incomplete")
+    current_daily_mme: Decimal | None = Field(
+        description="MME/day of the supply covering the registry date (0: none); a lower bound when "
+        "dose_complete is false; null: a registry published before this field existed"
+    )
+    restarted_after_gap: bool | None = Field(
+        description="supply restarted in the last 90 days after 30 days or more without any opioid "
+        "(the settings' gap), following earlier supply: tolerance may be lost"
+    )
     harm_events_180d: int | None
     opioid_overdose_180d: int | None
     last_harm_event: str | None

@@ -119,11 +119,24 @@ def _unknown_part(e: RegistryEntry) -> str:
     return "opioid records dated in the window could not be used"
 
 
+def _dose_now_above(e: RegistryEntry) -> bool:
+    """Today's dose is at or above the low threshold and above the average (a restart, a recent rise)."""
+    now = e.current_daily_mme
+    low = load_registry_settings().high_dose_thresholds[0]
+    return now is not None and now > e.avg_daily_mme_90d and now >= low
+
+
 FlagRule = tuple[str, Callable[[RegistryEntry], bool], Callable[[RegistryEntry, dict[str, object]], str]]
 _FLAGS: tuple[FlagRule, ...] = (
     ("dose_complete", lambda e: e.dose_complete is False,
      lambda e, v: f"{_average(e, v)}: a lower bound, because {_unknown_part(e)} "
      f"({e.dose_gap or 'see the prescriptions'}); never read it as a low dose"),
+    ("restarted_after_gap", lambda e: e.restarted_after_gap is True,
+     lambda e, v: f"supply restarted after {v['restart_gap']} days or more without opioids; "
+     f"{_mme(e.current_daily_mme or Decimal(0))} MME/day on the registry date: tolerance may be lost"),
+    ("current_daily_mme", lambda e: _dose_now_above(e),
+     lambda e, v: f"{_mme(e.current_daily_mme or Decimal(0))} MME/day on the registry date, above the "
+     f"{v['recent']}-day average of {_mme(e.avg_daily_mme_90d)}"),
     ("high_dose_90", lambda e: e.high_dose_90 is True, _average),
     ("high_dose_50", lambda e: e.high_dose_50 is True and e.high_dose_90 is not True, _average),
     ("benzo_overlap_days_90d", lambda e: e.benzo_overlap_days_90d > 0,
@@ -141,7 +154,10 @@ _FLAGS: tuple[FlagRule, ...] = (
     ("problem_records_180d", lambda e: e.problem_records_180d > 0,
      lambda e, v: f"{e.problem_records_180d} records: review the data before relying on the dose"),
 )  # fmt: skip
-_FLAG_LABELS = {"dose_complete": "Dose incomplete (lower bound)"}
+_FLAG_LABELS = {
+    "dose_complete": "Dose incomplete (lower bound)",
+    "current_daily_mme": "Dose now above the average",
+}
 
 
 def flags_of(entry: RegistryEntry, definitions: dict[str, str], values: dict[str, object]) -> list[Flag]:
@@ -161,6 +177,7 @@ def alerts_of(entry: RegistryEntry, values: dict[str, object]) -> list[Alert]:
     recent = values.get("recent")
     facts = ExposureFacts(
         avg_daily_mme=entry.avg_daily_mme_90d,
+        current_daily_mme=entry.current_daily_mme,
         dose_complete=entry.dose_complete,
         benzo_overlap_days=entry.benzo_overlap_days_90d,
         recent_days=recent if isinstance(recent, int) else 90,
@@ -239,7 +256,10 @@ def picture_of(view: PatientView) -> PatientPicture:
         steps=[Step(s.start_date, s.end_date, s.daily_mme) for s in view.segments],
         marks=[Mark(e.date, e.kind) for e in view.harm_events],
         definitions=definitions,
-        labels={name: label(name, values) for name in ("avg_daily_mme_90d", "high_dose_50", "high_dose_90")},
+        labels={
+            name: label(name, values)
+            for name in ("avg_daily_mme_90d", "current_daily_mme", "high_dose_50", "high_dose_90")
+        },
         thresholds=(Decimal(str(values["low"])), Decimal(str(values["high"]))),
         lookback_days=lookback,
     )
