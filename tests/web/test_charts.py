@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from taperwise.web.charts import Mark, Scale, Step, step_points, trajectory_svg
+import pytest
+
+from taperwise.web.charts import DEFAULT_THRESHOLDS, Mark, Scale, Step, step_points, trajectory_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 D = dt.date.fromisoformat
@@ -78,3 +81,18 @@ def test_hostile_text_in_an_event_kind_is_escaped():
     markup = trajectory_svg([], [Mark(D("2025-03-01"), '<script>alert("x")</script>')], as_of=D("2025-03-31"))
     assert "<script>" not in markup
     assert parse(markup) is not None
+
+
+@pytest.mark.parametrize(("plateau", "expected"), [(120, "120"), (240, "240"), (90, "100"), (30, "100")])
+def test_y_ticks_are_round_values_that_a_plateau_reads_against(plateau: int, expected: str) -> None:
+    from taperwise.web.charts import _scale, y_ticks
+
+    scale = _scale(
+        [Step(dt.date(2025, 1, 1), dt.date(2025, 2, 1), Decimal(plateau))], None, DEFAULT_THRESHOLDS
+    )
+    ticks = [f"{v.normalize():f}" for v in y_ticks(scale)]
+    assert expected in ticks
+    assert ticks[0] == "0"
+    assert len(ticks) <= 8
+    spacing = {b - a for a, b in itertools.pairwise(y_ticks(scale))}
+    assert len(spacing) == 1  # evenly spaced

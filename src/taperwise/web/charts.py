@@ -60,8 +60,32 @@ def _scale(steps: Sequence[Step], as_of: dt.date | None, thresholds: Sequence[De
         today = dt.date.today()
         days = [today - dt.timedelta(days=180), today]
     highest = max([s.daily_mme for s in steps] + [max(thresholds, default=Decimal(90))])
-    top = (highest * Decimal("1.15") / 10).to_integral_value(rounding="ROUND_CEILING") * 10
-    return Scale(min(days), max(days), max(top, Decimal(10)))
+    step = tick_step(highest * Decimal("1.1"))
+    top = (highest * Decimal("1.1") / step).to_integral_value(rounding="ROUND_CEILING") * step
+    return Scale(min(days), max(days), max(top, step))
+
+
+_NICE = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(4), Decimal(5))
+
+
+def tick_step(span: Decimal) -> Decimal:
+    """A round step (1, 2, 2.5, 4 or 5 × a power of ten) giving at most seven ticks up to `span`, so a
+    plateau at 120 or 240 MME/day reads against a tick at its own value."""
+    span = max(span, Decimal(10))
+    power = Decimal(1)
+    while power * 10 <= span / 4:
+        power *= 10
+    for nice in (*_NICE, Decimal(10)):
+        if span / (nice * power) <= 7:
+            return nice * power
+    return power * 10
+
+
+def y_ticks(scale: Scale) -> list[Decimal]:
+    """Round values from 0 to the top of the scale."""
+    step = tick_step(scale.top / Decimal("1.1"))
+    count = int((scale.top / step).to_integral_value(rounding="ROUND_FLOOR"))
+    return [step * n for n in range(count + 1)]
 
 
 def step_points(steps: Sequence[Step], scale: Scale) -> list[tuple[float, float]]:
@@ -127,8 +151,10 @@ def _axes(scale: Scale, thresholds: Sequence[Decimal]) -> list[str]:
     zero = scale.y(Decimal(0))
     parts = [f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}"/>',
              f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{zero:.1f}"/>']  # fmt: skip
-    for value in sorted({Decimal(0), *thresholds, scale.top}):
-        parts.append(f'<text class="tick" x="{LEFT - 6}" y="{scale.y(value) + 4:.1f}" '
+    for value in y_ticks(scale):  # round values; the thresholds are labelled on their own lines
+        y = scale.y(value)
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                     f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
                      f'text-anchor="end">{value.normalize():f}</text>')  # fmt: skip
     for day in _month_ticks(scale):
         x = scale.x(day)
