@@ -92,7 +92,7 @@ def test_a_line_the_reader_cannot_split_gives_a_one_line_error_naming_it(tmp_pat
 def test_unknown_factor_set_is_refused_naming_the_known_ones(tmp_path: Path):
     result = runner.invoke(app, ["mme", str(SAMPLE), "-o", str(tmp_path / "o.csv"), "--factors", "cdc-1999"])
     assert result.exit_code == 2
-    assert "known sets: cdc-2016, cdc-2022, uk-fpm" in result.output
+    assert "known sets: cdc-2016, cdc-2022, uk-fpm, uk-openprescribing" in result.output
 
 
 def test_segments_and_window_write_their_contract_columns(tmp_path: Path):

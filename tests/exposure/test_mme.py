@@ -245,3 +245,140 @@ def test_uk_factor_set_reports_missing_factors_instead_of_guessing():
     else:
         assert row["status"] == "insufficient_data"
         assert "factor set uk-fpm has no factor for pentazocine" in row["reason"]
+
+
+# Issue 10 item 3: products and routes the review found wrong or missing.
+
+BELBUCA = "Belbuca 150mcg buccal film"
+SUBOXONE_FILM = "Buprenorphine 8 MG / Naloxone 2 MG Sublingual Film"
+
+
+@pytest.mark.parametrize(
+    ("drug", "route"),
+    [(BELBUCA, "buccal"), ("BELBUCA 150 MCG BUCCAL FILM", "buccal"), (SUBOXONE_FILM, "sublingual"),
+     ("buprenorphine/naloxone 8mg/2mg sublingual film", "sublingual"),
+     ("buprenorphine 8 mg sublingual tablets", "sublingual"), ("Subutex 8mg tablets", "sublingual")],
+)  # fmt: skip
+def test_buccal_film_is_buprenorphine_for_pain_and_sublingual_film_or_tablet_is_not(drug, route):
+    row = one(rx("a", drug, days=28, qty=56))
+    assert (row["status"], row["drug_class"], row["route"]) == ("excluded", "buprenorphine", route)
+    assert row["daily_mme"] is None
+    assert row["covered_days"] == 28  # still supply, for buprenorphine_days_90d
+
+
+def test_belbuca_counts_for_any_opioid_and_long_term_therapy_and_suboxone_film_does_not():
+    import datetime as dt
+
+    from tests.exposure.helpers import registry_of
+
+    fills = [("2025-01-01", 30), ("2025-01-31", 30), ("2025-03-02", 30)]
+    records = [
+        rx(f"b{n}", BELBUCA, start=start, days=days, qty=days * 2, patient_id="PAIN")
+        for n, (start, days) in enumerate(fills)
+    ]
+    records += [
+        rx(f"s{n}", SUBOXONE_FILM, start=start, days=days, qty=days * 2, patient_id="MOUD")
+        for n, (start, days) in enumerate(fills)
+    ]
+    records.append(rx("o", OXY_IR_10, start="2025-03-20", days=5, qty=20, patient_id="MOUD"))
+    result = registry_of(records, dt.date(2025, 3, 31))
+    pain, moud = result["PAIN"], result["MOUD"]
+    assert (pain["days_covered_90d"], pain["ltot"], pain["avg_daily_mme_90d"]) == (90, True, 0)
+    assert pain["buprenorphine_days_90d"] == 90
+    assert (moud["days_covered_90d"], moud["ltot"]) == (5, False)  # only the oxycodone is opioid therapy
+    assert moud["buprenorphine_days_90d"] == 90
+
+
+def test_a_film_that_does_not_say_buccal_or_sublingual_is_unrecognised_never_assumed():
+    row = one(rx("a", "BUPRENORPHINE-NALOXONE 8-2 MG FILM"))
+    assert row["status"] == "unrecognized"
+    assert "does not say buccal or sublingual" in row["reason"]
+
+
+def test_fentanyl_films_keep_the_cdc_film_factor_on_both_paths():
+    from taperwise.exposure.dose import daily_mme
+
+    film, tablet = mme_rows(
+        [rx("f", "Fentanyl 200 MCG Buccal Film", qty=60), rx("t", "Fentanyl 200 MCG Buccal Tablet", qty=60)]
+    )
+    assert (film["route"], film["mme_factor"], film["daily_mme"]) == ("buccal", 0.18, Decimal(72))
+    assert (tablet["route"], tablet["mme_factor"], tablet["daily_mme"]) == ("buccal", 0.13, Decimal(52))
+    scalar = daily_mme("fentanyl", "buccal", Decimal(400), "mcg", dose_form="film")
+    assert scalar.daily_mme == film["daily_mme"]
+    assert daily_mme("fentanyl", "buccal", Decimal(400), "mcg").daily_mme == tablet["daily_mme"]
+
+
+@pytest.mark.parametrize("factor_set", ["cdc-2022", "cdc-2016"])
+def test_sublingual_fentanyl_spray_is_018_and_nasal_spray_016_as_the_cdc_file_rows_say(factor_set):
+    # CDC NDC/MME file, sheet Opioids: SUBSYS (NDC 20482000110, ...) 0.18; LAZANDA (51772031101, ...) 0.16.
+    subsys, lazanda = mme_rows(
+        [rx("s", "Fentanyl 100 MCG/ACTUAT Sublingual Spray [Subsys]", qty=120),
+         rx("l", "Lazanda 100 mcg nasal spray", qty=120)],
+        factor_set,
+    )  # fmt: skip
+    assert (subsys["route"], subsys["mme_factor"], subsys["daily_mme"]) == ("oral_spray", 0.18, Decimal(72))
+    assert (lazanda["route"], lazanda["mme_factor"], lazanda["daily_mme"]) == ("nasal", 0.16, Decimal(64))
+
+
+def test_xtampza_mme_is_that_of_the_oxycodone_hydrochloride_it_is_equivalent_to():
+    # 9 mg oxycodone base twice a day is 20 mg oxycodone HCl a day: 30 MME, not 27.
+    from taperwise.exposure.dose import daily_mme
+
+    row = one(rx("x", "Xtampza ER 9 mg capsules", days=30, qty=60))
+    assert (row["status"], row["strength"], row["units_per_day"]) == ("ok", 10, 2)
+    assert row["daily_mme"] == Decimal(30)
+    assert "labelled as the base: counted as 10 mg oxycodone hydrochloride" in row["flags"]
+    assert daily_mme("oxycodone", "oral", Decimal(20), "mg").daily_mme == row["daily_mme"]
+
+
+def test_opium_tincture_counts_its_morphine_content():
+    # Opium Tincture USP is 10 mg/mL anhydrous morphine: 0.6 mL four times a day is 24 mg morphine.
+    row = one(rx("o", "Opium Tincture 10 MG/ML Oral Solution", days=30, qty=72, quantity_unit="mL"))
+    assert (row["ingredient"], row["strength"], row["units_per_day"]) == ("opium", 10, 2.4)
+    assert (row["mme_factor"], row["daily_mme"]) == (1, Decimal(24))
+
+
+@pytest.mark.parametrize(
+    ("drug", "status"),
+    [("Zamadol SR 100mg capsules", "ok"), ("Methadone Hydrochloride 40 MG Tablet for Oral Suspension", "ok"),
+     ("Kadian 20mg capsules", "ok"), ("ConZip 100 mg capsules", "ok"), ("OXYCODONE HCL 5 MG CAP", "ok"),
+     ("Palexia SR 25mg prolonged-release tablets", "ok"), ("Methadose 20mg/1ml oral concentrate", "ok")],
+)  # fmt: skip
+def test_products_the_review_found_unreadable_are_counted(drug, status):
+    row = one(rx("a", drug, days=30, qty=60, quantity_unit="mL" if "/1ml" in drug else None))
+    assert row["status"] == status, row["reason"]
+
+
+def test_methadone_40_mg_dispersible_tablets_count_at_the_methadone_factor():
+    row = one(rx("m", "Methadone Hydrochloride 40 MG Tablet for Oral Suspension", days=30, qty=30))
+    assert (row["strength"], row["mme_factor"], row["daily_mme"]) == (40, 4.7, Decimal(188))
+
+
+@pytest.mark.parametrize(
+    "drug",
+    ["Fenfluramine 2.2 MG/ML Oral Solution", "Paracetamol 500mg tablets", "Gabapentin 300 MG Oral Capsule"],
+)
+def test_a_recognised_non_opioid_is_not_opioid_never_unrecognized(drug):
+    row = one(rx("a", drug, days=30, qty=60, quantity_unit="mL" if "/ML" in drug else None))
+    assert (row["status"], row["drug_class"]) == ("not_opioid", "other")
+    assert row["reason"].endswith("not an opioid")
+
+
+@pytest.mark.parametrize(
+    ("drug", "meant"), [("Oxycodon 10 mg tablet", "oxycodone"), ("Morfine 10mg", "morphine")]
+)
+def test_a_near_miss_of_an_opioid_name_stays_unrecognized_with_the_name_it_resembles(drug, meant):
+    row = one(rx("a", drug))
+    assert row["status"] == "unrecognized"
+    assert row["reason"].endswith(f"did you mean {meant}?")
+
+
+def test_cdc_2016_methadone_above_80_mg_a_day_takes_the_last_tier_by_extrapolation():
+    from taperwise.knowledge.factors import load_factor_set
+
+    row = one(rx("m", METHADONE_10, days=30, qty=300), "cdc-2016")  # 100 mg/day
+    assert (row["mme_factor"], row["daily_mme"]) == (12, Decimal(1200))
+    (last,) = [
+        f for f in load_factor_set("cdc-2016").factors if f.ingredient == "methadone" and f.dose_up_to is None
+    ]
+    assert "extrapolation of that last tier" in last.note

@@ -13,7 +13,7 @@ from taperwise.knowledge.catalogue import CatalogueEntry, load_catalogue
 from taperwise.knowledge.factors import load_factor_set
 from tests.exposure.helpers import mme_rows, rx
 
-FACTOR_SETS = ["cdc-2022", "cdc-2016", "uk-fpm"]
+FACTOR_SETS = ["cdc-2022", "cdc-2016", "uk-fpm", "uk-openprescribing"]
 
 
 def product_text(entry: CatalogueEntry) -> str:

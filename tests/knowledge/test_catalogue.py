@@ -80,16 +80,19 @@ def test_every_catalogue_row_reads_back_through_the_parser() -> None:
     # exposure engine cannot read.
     for entry in load_catalogue():
         unit = entry.unit.replace("mL", "ML")
-        release = "" if entry.dose_form == "patch" else f" {entry.release.value}"
-        route = {"buccal": " buccal", "sublingual": " sublingual", "film": ""}.get(entry.route.value, "")
+        release = f" {entry.wear_hours} HR" if entry.dose_form == "patch" else f" {entry.release.value}"
+        route = {"buccal": " buccal", "sublingual": " sublingual", "nasal": " nasal"}
+        route_word = route.get(entry.route.value, "")
         partners = "".join(
             f" / {name} {strength} MG"
             for name, strength in zip(entry.partners, entry.partner_strengths, strict=True)
         )
-        text = f"{entry.ingredient} {entry.strength} {unit}{partners}{release}{route} {entry.dose_form}"
+        text = f"{entry.ingredient} {entry.strength} {unit}{partners}{release}{route_word} {entry.dose_form}"
         product = parse_product(text)
         assert isinstance(product, Product), text
         assert product.route is entry.route, text
+        assert (product.dose_form, product.release) == (entry.dose_form, entry.release), text
+        assert catalogue_entries(product) != (), text
 
 
 def test_catalogue_entries_finds_a_parsed_product() -> None:
@@ -115,3 +118,67 @@ def test_catalogue_entries_is_empty_for_an_unlisted_strength_or_market() -> None
     assert catalogue_entries(odd) == ()
     assert catalogue_entries(uk_only, market="US") == ()
     assert len(catalogue_entries(uk_only, market="UK")) == 1
+
+
+# Issue 10 item 3.2: brands that had rows but no strengths, each strength from its label or SmPC (the
+# row's note and source) and, for US products, the CDC NDC/MME file 2018.
+_ER, _IR, _ORAL = Release.EXTENDED, Release.IMMEDIATE, Route.ORAL
+MARKETED = [
+    ("morphine", _ORAL, _ER, "capsule", "US", "10 20 30 40 50 60 80 100 200"),  # Kadian
+    ("oxycodone", _ORAL, _ER, "capsule", "US", "10 15 20 30 40"),  # Xtampza ER, as the HCl equivalent
+    ("tramadol", _ORAL, _ER, "capsule", "US", "100 200 300"),  # ConZip
+    ("tramadol", _ORAL, _ER, "capsule", "UK", "50 100 150 200"),  # Zamadol SR
+    ("fentanyl", Route.ORAL_SPRAY, _IR, "spray", "US", "100 200 400 600 800 1200 1600"),  # Subsys
+    ("fentanyl", Route.NASAL, _IR, "spray", "US", "100 300 400"),  # Lazanda
+    ("oxycodone", _ORAL, _IR, "capsule", "US", "5"),
+    ("methadone", _ORAL, _IR, "solution", "UK", "1 10 20"),  # mg/mL: the 10 and 20 are concentrates
+    ("methadone", _ORAL, _IR, "dispersible tablet", "US", "40"),
+    ("tapentadol", _ORAL, _ER, "tablet", "UK", "25 50 100 150 200 250"),  # Palexia SR
+    ("tapentadol", _ORAL, _IR, "solution", "UK", "20"),  # Palexia 20 mg/ml oral solution
+    ("buprenorphine", Route.BUCCAL, _IR, "film", "US", "75 150 300 450 600 750 900"),  # Belbuca
+]
+
+
+@pytest.mark.parametrize(
+    ("ingredient", "route", "release", "form", "market", "strengths"),
+    MARKETED,
+    ids=[f"{m[0]}-{m[3]}-{m[1].value}-{m[2].value}-{m[4]}" for m in MARKETED],
+)
+def test_marketed_strengths_from_labels_and_the_cdc_ndc_file(
+    ingredient: str, route: Route, release: Release, form: str, market: str, strengths: str
+) -> None:
+    assert available_strengths(ingredient, route, release, form, market=market) == _d(*strengths.split())
+
+
+def test_methadone_dispersible_tablets_are_their_own_line_not_tablet_steps() -> None:
+    # 40 mg dispersible tablets treat opioid use disorder: never a step of a methadone tablet taper.
+    tablets = available_strengths("methadone", Route.ORAL, Release.IMMEDIATE, "tablet", market="US")
+    assert tablets == _d("5", "10")
+    dispersible = parse_product("Methadone Hydrochloride 40 MG Tablet for Oral Suspension")
+    assert isinstance(dispersible, Product)
+    assert [e.strength for e in catalogue_entries(dispersible, market="US")] == [Decimal(40)]
+
+
+def test_buccal_and_sublingual_buprenorphine_films_are_distinct_catalogue_lines() -> None:
+    sublingual = available_strengths(
+        "buprenorphine", Route.SUBLINGUAL, Release.IMMEDIATE, "film", partners=("naloxone",)
+    )
+    assert sublingual == _d("2", "4", "8", "12")  # Suboxone
+    assert available_strengths("buprenorphine", Route.SUBLINGUAL, Release.IMMEDIATE, "film") == ()
+    assert (
+        available_strengths("buprenorphine", Route.BUCCAL, Release.IMMEDIATE, "film", partners=("naloxone",))
+        == ()
+    )
+
+
+def test_opium_tincture_row_says_its_strength_is_the_morphine_content() -> None:
+    (tincture,) = [e for e in load_catalogue() if e.ingredient == "opium"]
+    assert (tincture.strength, tincture.unit) == (Decimal(10), "mg/mL")
+    assert "anhydrous morphine content" in tincture.note
+    assert "100 mg/mL of powdered opium" in tincture.note
+
+
+def test_every_strength_added_from_a_label_names_its_source_in_the_note() -> None:
+    for entry in load_catalogue():
+        if entry.source_id in ("us-labels", "uk-smpc", "cdc-ndc-2018-workbook"):
+            assert entry.note, entry

@@ -152,6 +152,25 @@ def test_cdc_rows_that_cannot_be_read_are_reported_not_dropped(cdc_file: Path) -
     assert any("row 7" in issue and "lollipop" in issue for issue in table.issues)
 
 
+def test_cdc_film_rows_take_their_route_from_the_brand_and_are_never_assumed(tmp_path: Path) -> None:
+    # The file's Master_Form "Film" does not say buccal or sublingual; BELBUCA and SUBOXONE do.
+    rows: list[list[object]] = [
+        ["00000000011", "BELBUCA", "Buprenorphine", "Film", "Opioid", "Buprenorphine", "LA", "3", 150,
+         "MCG", None],
+        ["00000000012", "SUBOXONE", "Buprenorphine/naloxone", "Film", "Opioid", "Buprenorphine", "LA", "3", 8,
+         "MG", None],
+        ["00000000013", "BUPRENORPHINE-NALOXONE", "Buprenorphine/naloxone", "Film", "Opioid", "Buprenorphine",
+         "LA", "3", 8, "MG", None],
+    ]  # fmt: skip
+    table = load_cdc_ndc_file(_workbook(tmp_path / "films.xlsx", CDC_HEADER, rows))
+    belbuca, suboxone = table.lookup("ndc", "00000000011"), table.lookup("ndc", "00000000012")
+    assert belbuca is not None
+    assert suboxone is not None
+    assert (belbuca.route, suboxone.route) == (Route.BUCCAL, Route.SUBLINGUAL)
+    assert table.lookup("ndc", "00000000013") is None
+    assert any("row 4" in issue and "does not say buccal or sublingual" in issue for issue in table.issues)
+
+
 def test_cdc_file_missing_columns_are_named(tmp_path: Path) -> None:
     path = _workbook(tmp_path / "bad.xlsx", ["NDC", "GENNME", "Master Form"], [["1", "Oxycodone", "Tablet"]])
     with pytest.raises(UnusableInputError, match="missing column\\(s\\) strength_per_unit, uom"):

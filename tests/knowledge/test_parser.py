@@ -150,6 +150,8 @@ FAILURES = [
     ("Oxycodone 5 MG Oral Tablet " + "x" * 600, "the limit is 500"),
     ("Mörphine 10 MG Tablet", "unexpected character"),
     ("500 ML", "is not a strength"),
+    ("BUPRENORPHINE-NALOXONE 8-2 MG FILM", "film: the text does not say buccal or sublingual"),
+    ("Belbuca 150mcg sublingual film", "conflicting routes for a film: buccal and sublingual"),
 ]
 
 
@@ -159,6 +161,76 @@ def test_unreadable_text_fails_with_an_actionable_reason(text: str, reason: str)
     assert isinstance(result, ParseFailure)
     assert reason in result.reason
     assert result.text == text
+
+
+def test_buccal_film_is_buccal_and_sublingual_film_or_tablet_is_sublingual() -> None:
+    # Issue 10 item 3.1: the route is what tells buprenorphine for pain (Belbuca, buccal) from
+    # treatment of opioid use disorder (Suboxone, Subutex, generic sublingual tablets and films).
+    for text in ("Belbuca 150mcg buccal film", "BELBUCA 150 MCG BUCCAL FILM",
+                 "Buprenorphine 0.075 MG Buccal Film [Belbuca]"):  # fmt: skip
+        product = _parsed(text)
+        assert (product.dose_form, product.route, product.factor_route) == ("film", Route.BUCCAL, "film")
+    for text in ("Suboxone 8mg/2mg sublingual film", "buprenorphine/naloxone 8mg/2mg sublingual film",
+                 "SUBOXONE 8-2 MG FILM", "Subutex 8mg tablets", "buprenorphine 8 mg sublingual tablets",
+                 "Buprenorphine 8 MG / Naloxone 2 MG Sublingual Tablet"):  # fmt: skip
+        assert _parsed(text).route is Route.SUBLINGUAL, text
+    assert _parsed("Fentanyl 200 MCG Buccal Film").factor_route == "film"  # the CDC film factor, 0.18
+
+
+def test_what_the_text_says_about_release_outranks_the_brands_default_with_a_note() -> None:
+    zamadol_sr = _parsed("Zamadol SR 100mg capsules")
+    assert (zamadol_sr.brand, zamadol_sr.release, zamadol_sr.notes) == ("Zamadol SR", Release.EXTENDED, ())
+    line_extension = _parsed("Zamadol 24hr 150mg tablets")
+    assert line_extension.release is Release.EXTENDED
+    assert "text says ER; brand Zamadol is usually IR" in line_extension.notes
+    assert _parsed("Zamadol 50mg capsules").release is Release.IMMEDIATE
+
+
+def test_a_tablet_for_oral_suspension_is_a_dispersible_tablet() -> None:
+    for text in ("Methadone Hydrochloride 40 MG Tablet for Oral Suspension",
+                 "METHADONE HCL 40 MG DISPERSIBLE TAB", "Methadone 40mg dispersible tablets"):  # fmt: skip
+        product = _parsed(text)
+        assert product.opioid is not None
+        assert (product.opioid.strength, product.dose_form, product.route) == (
+            Decimal(40), "dispersible tablet", Route.ORAL,
+        ), text  # fmt: skip
+
+
+def test_xtampza_base_strengths_are_counted_as_their_hydrochloride_equivalent() -> None:
+    # Xtampza ER is labelled as oxycodone base: 9 mg is 10 mg oxycodone hydrochloride, the salt the
+    # factor 1.5 and every other oxycodone product are per (strength_equivalents.csv, FDA label).
+    for text, counted in (("Xtampza ER 9 mg capsules", 10), ("XTAMPZA ER 13.5 MG CAP", 15),
+                          ("12 HR oxycodone 36 MG Extended Release Oral Capsule [Xtampza]", 40)):  # fmt: skip
+        product = _parsed(text)
+        assert product.opioid is not None
+        assert product.opioid.strength == Decimal(counted), text
+        assert any("labelled as the base" in note and "hydrochloride" in note for note in product.notes)
+    # A strength already written as the hydrochloride (the CDC NDC/MME file 2018 does so) is kept.
+    assert _parsed("Oxycodone 10 MG Extended Release Oral Capsule").opioid == _parsed("Xtampza ER 9mg").opioid
+    assert _parsed("OXYCODONE HCL 9 MG TAB").opioid.strength == Decimal(9)  # type: ignore[union-attr]
+
+
+def test_a_near_miss_of_an_opioid_name_stays_unrecognised_and_names_the_opioid() -> None:
+    misses = [("Oxycodon 10 mg tablet", "oxycodone"), ("Morfine 10mg", "morphine"),
+              ("Tramdol 50mg capsules", "tramadol"), ("OXYCONTN 20 MG TAB", "OxyContin")]  # fmt: skip
+    for text, meant in misses:
+        result = parse_product(text)
+        assert isinstance(result, ParseFailure), text
+        assert result.reason.startswith("unknown ingredient")
+        assert result.reason.endswith(f"did you mean {meant}?"), result.reason
+    zorbitol = parse_product("Zorbitol 5 MG Oral Tablet")  # near nothing known: no suggestion
+    assert isinstance(zorbitol, ParseFailure)
+    assert "did you mean" not in zorbitol.reason
+
+
+def test_a_recognised_non_opioid_ingredient_reads_as_other() -> None:
+    for text, name in (("Fenfluramine 2.2 MG/ML Oral Solution", "fenfluramine"),
+                       ("Paracetamol 500mg tablets", "acetaminophen"),
+                       ("Gabapentin 300 MG Oral Capsule", "gabapentin"),
+                       ("Lisdexamfetamine Dimesylate 30 MG Oral Capsule", "lisdexamfetamine")):  # fmt: skip
+        product = _parsed(text)
+        assert product.drug_class is DrugClass.OTHER
+        assert [item.ingredient for item in product.ingredients] == [name]
 
 
 def test_control_characters_are_treated_as_spaces() -> None:

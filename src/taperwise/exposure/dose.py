@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, Factor, load_factor_set
+from taperwise.knowledge.model import DrugClass, factor_route
+from taperwise.knowledge.vocabulary import load_vocabulary
 
 # Amount of an ingredient per day, expressed in the unit a factor multiplies. Liquids are dosed in mL
 # but their strength is per mL, so the daily amount is already in mg or mcg by the time it arrives here.
@@ -46,14 +48,25 @@ class NoFactorError(LookupError):
     """The factor set has no factor for this ingredient, route and dose (reported, never guessed)."""
 
 
+class NotCountedError(NoFactorError):
+    """The factor set does not count this product at all (buprenorphine, except patches under a UK set)."""
+
+
 def daily_mme(
     ingredient: str,
     route: str,
     daily_amount: Decimal,
     amount_unit: str,
     factor_set: str = DEFAULT_FACTOR_SET,
+    dose_form: str | None = None,
 ) -> DoseMme:
     """MME/day of `daily_amount` (mg, mcg, or mcg/hr worn for patches) of one ingredient.
+
+    The factor is looked up by the product's factor route (`factor_route`): its `route`, except that a
+    film (`dose_form` ``film``) has the factor tables' own ``film`` rows, as in the engine.
+
+    Buprenorphine raises `NotCountedError` unless the set counts it by `route` (patches under the UK
+    sets), as the engine marks it ``excluded``.
 
     >>> daily_mme("oxycodone", "oral", Decimal(20), "mg").daily_mme
     Decimal('30.0000')
@@ -61,7 +74,12 @@ def daily_mme(
     Decimal('60.0000')
     """
     fs = load_factor_set(factor_set)
-    for candidate in fs.candidates(ingredient, route):
+    known = load_vocabulary().ingredients.get(ingredient)
+    buprenorphine = known is not None and known.drug_class is DrugClass.BUPRENORPHINE
+    if buprenorphine and not fs.counts_buprenorphine(route):
+        raise NotCountedError(fs.buprenorphine_exclusion(route))
+    key = factor_route(route, dose_form)
+    for candidate in fs.candidates(ingredient, key):
         multiplier = unit_multiplier(amount_unit, candidate.unit)
         if multiplier is None:
             continue
@@ -72,5 +90,5 @@ def daily_mme(
             )
             return DoseMme(value, candidate, fs.citation(candidate))
     raise NoFactorError(
-        f"factor set {factor_set} has no factor for {ingredient} ({route}, {daily_amount} {amount_unit}/day)"
+        f"factor set {factor_set} has no factor for {ingredient} ({key}, {daily_amount} {amount_unit}/day)"
     )

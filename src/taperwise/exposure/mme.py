@@ -6,7 +6,8 @@ be read is reported, not replaced. Statuses, in order of precedence:
 
 ``unrecognized``       the product text (or code) could not be read as a product;
 ``not_opioid``         a recognised product with no opioid (benzodiazepines keep their coverage columns);
-``excluded``           an opioid that is not counted: buprenorphine (partial agonist, reported separately),
+``excluded``           an opioid that is not counted: buprenorphine (partial agonist, reported separately;
+                       patches are counted where the factor set says so, as the UK OME sets do),
                        injectables, inpatient administrations, cough/cold combinations, cancelled or
                        entered-in-error records, repeated ``rx_id``;
 ``insufficient_data``  an opioid whose quantity, supply, sig or factor does not allow a daily MME;
@@ -176,15 +177,25 @@ def _unrecognized(t: ir.Table) -> Problems:
     ]
 
 
-def _class_exclusion(t: ir.Table) -> Problems:
+def _counted_buprenorphine(t: ir.Table, fs: FactorSet) -> ir.BooleanValue:
+    """Buprenorphine the set counts (`FactorSet.counts_buprenorphine`: patches under the UK sets)."""
+    if not fs.buprenorphine_routes:
+        return ibis.literal(False)
+    return (t.p_class == "buprenorphine") & t.p_route.isin(fs.buprenorphine_routes).fill_null(False)
+
+
+def _class_exclusion(t: ir.Table, fs: FactorSet) -> Problems:
     """Products that are supply but never in the MME total."""
-    return [
-        (
-            t.p_class == "buprenorphine",
-            "buprenorphine: partial agonist, reported separately, never in MME",
-        ),
-        (t.p_cough_cold, "cough/cold combination: not counted"),
-    ]
+    if fs.buprenorphine_routes:
+        buprenorphine = (t.p_class == "buprenorphine") & ~_counted_buprenorphine(t, fs)
+        # The words of `FactorSet.buprenorphine_exclusion`, with the row's route.
+        message: ir.StringValue | str = (
+            "buprenorphine (" + t.p_route.coalesce("?")
+            + f"): not counted; {fs.set_id} counts only buprenorphine patches"
+        )  # fmt: skip
+    else:
+        buprenorphine, message = t.p_class == "buprenorphine", fs.buprenorphine_exclusion("")
+    return [(buprenorphine, message), (t.p_cough_cold, "cough/cold combination: not counted")]
 
 
 def _record_exclusion(t: ir.Table) -> Problems:
@@ -237,10 +248,13 @@ def _dose_problems(t: ir.Table, fs: FactorSet) -> Problems:
     )
     is_liquid = t.unit.isin(LIQUID_UNITS).fill_null(False)
     unit_given = ~_blank(t.quantity_unit)
-    no_factor = (t.p_class == "opioid") & t.factor.isnull() & t.rate.notnull() & t.strength_value.notnull()
+    counted = t.p_class == "opioid"
+    if fs.buprenorphine_routes:
+        counted = counted | _counted_buprenorphine(t, fs)
+    no_factor = counted & t.factor.isnull() & t.rate.notnull() & t.strength_value.notnull()
     no_factor_message = (
         "factor set " + ibis.literal(fs.set_id) + " has no factor for " + t.p_ingredient.coalesce("?")
-        + " (" + t.p_route.coalesce("?") + ", " + t.amount_unit.coalesce("?") + ")"
+        + " (" + t.p_factor_route.coalesce("?") + ", " + t.amount_unit.coalesce("?") + ")"
     )  # fmt: skip
     return [
         (t.is_patch & t.p_wear_days.isnull() & t.sig.isnull(), "patch with no known wear time and no sig"),
@@ -267,7 +281,7 @@ def _dose_problems(t: ir.Table, fs: FactorSet) -> Problems:
 def _reasons(t: ir.Table, fs: FactorSet) -> ir.Table:
     """A flag for each kind of problem (what statuses are decided on) and the text naming it."""
     unrecognized, values = _unrecognized(t), _value_problems(t)
-    class_exclusion, record_exclusion = _class_exclusion(t), _record_exclusion(t)
+    class_exclusion, record_exclusion = _class_exclusion(t, fs), _record_exclusion(t)
     data = values + _dose_problems(t, fs)
     return t.mutate(
         is_opioid_like=t.p_class.isin(["opioid", "buprenorphine"]).fill_null(False),

@@ -37,6 +37,7 @@ PRODUCT_SCHEMA = pa.schema(
         ("p_wear_days", pa.float64()),
         ("p_cough_cold", pa.bool_()),
         ("p_notes", pa.string()),
+        ("p_factor_route", pa.string()),
         ("p_route_key", pa.string()),
     ]
 )
@@ -96,7 +97,9 @@ def product_rows(keys: Iterable[ProductKey], fs: FactorSet, codes: CodeTable | N
                 "p_cough_cold": parsed.cough_cold,
                 # Assumptions the parser made (e.g. "route not stated: oral assumed"): shown, not hidden.
                 "p_notes": "; ".join(parsed.notes) or None,
-                "p_route_key": fs.route_key(main.ingredient, parsed.route.value) if main else None,
+                # Factors are looked up by the factor route (a film's own, whatever its route).
+                "p_factor_route": parsed.factor_route,
+                "p_route_key": fs.route_key(main.ingredient, parsed.factor_route) if main else None,
             }
         )
     return pa.Table.from_pylist(rows, schema=PRODUCT_SCHEMA)

@@ -289,12 +289,15 @@ class _Supply:
         bup = supply.filter(supply.drug_class == "buprenorphine")
         pain_bup = bup.filter(bup.route.isin(settings.buprenorphine_for_pain_routes))
         opioid = supply.filter((supply.drug_class == "opioid") & (supply.status != "excluded"))
+        any_opioid = opioid.union(pain_bup, distinct=False)
         return cls(
             all=supply,
             buprenorphine=bup,
-            any_opioid=opioid.union(pain_bup, distinct=False),
+            any_opioid=any_opioid,
             benzodiazepine=supply.filter(supply.drug_class == "benzodiazepine"),
-            unknown_dose=opioid.filter(opioid.status != "ok"),
+            # counted supply without a known MME: an opioid, or a buprenorphine patch in a set that counts
+            # it (UK OME); buprenorphine a set does not count is `excluded`, not unknown
+            unknown_dose=any_opioid.filter(~any_opioid.status.isin(["ok", "excluded"])),
         )
 
 

@@ -25,7 +25,7 @@ from taperwise.knowledge.model import DrugClass, IngredientStrength, ParseFailur
 from taperwise.knowledge.parser import parse_product
 from taperwise.knowledge.reading import ProductTextError
 from taperwise.knowledge.strengths import Amount, normalise
-from taperwise.knowledge.vocabulary import load_vocabulary
+from taperwise.knowledge.vocabulary import load_vocabulary, phrase_key
 
 CDC_REQUIRED = ("ndc", "gennme", "master_form", "strength_per_unit", "uom")
 CDC_SHEET = "Opioids"
@@ -124,6 +124,16 @@ def _principal_ingredient(*names: str) -> str | None:
     return None
 
 
+def _brand_route(product_name: str) -> str:
+    """The route word to add to a film's text when the CDC row's product name is a brand that says it
+    (BELBUCA: buccal, SUBOXONE: sublingual); Master_Form "Film" does not, and it is never assumed."""
+    vocabulary = load_vocabulary()
+    hit = vocabulary.match(list(phrase_key(product_name)), 0)
+    if hit is None or hit[0].brand is None or hit[0].brand.route is None:
+        return ""
+    return f" {hit[0].brand.route.value}"
+
+
 def _cdc_rows(path: Path, sheet: str | None) -> Iterator[tuple[int, dict[str, str]]]:
     import openpyxl  # heavy, and only this loader needs it
 
@@ -171,7 +181,8 @@ def load_cdc_ndc_file(path: Path, sheet: str | None = None) -> CodeTable:
             issues.append(f"{where}: {'NDC is not 11 digits' if ndc is None else 'no known opioid named'}")
             continue
         release = " ER" if row.get("longshortacting", "").upper() == "LA" else ""
-        text = f"{ingredient} {row['strength_per_unit']} {row['uom']} {row['master_form']}{release}"
+        route = _brand_route(row.get("prodnme", "")) if "film" in row["master_form"].lower() else ""
+        text = f"{ingredient} {row['strength_per_unit']} {row['uom']} {row['master_form']}{release}{route}"
         parsed = parse_product(text)
         if isinstance(parsed, ParseFailure):
             issues.append(f"{where}: {parsed.reason}")

@@ -5,6 +5,11 @@ whose route is ``*`` applies to every route not named by a more specific row. Ti
 intervals ``(dose_above, dose_up_to]`` on the prescription's own daily dose of that ingredient, as the CDC
 2016 methadone table is written. The exposure engine turns the same rows into an engine expression, and
 the taper engine asks :meth:`FactorSet.lookup` for a single dose: one source of truth for both.
+
+Whether buprenorphine counts is a property of the set too (``buprenorphine_counted_routes`` in
+``sets.csv``): the US sets never count it, the UK oral-morphine-equivalent sets count patches. Only the
+transdermal route may ever be listed: sublingual, buccal and film buprenorphine (opioid use disorder
+treatment among them) is never in a total, whatever a set says.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from pathlib import Path
 from taperwise.errors import KnowledgeError
 
 DEFAULT_FACTOR_SET = "cdc-2022"
+# The only routes on which any set may count buprenorphine (decision 0010).
+COUNTABLE_BUPRENORPHINE_ROUTES = frozenset({"transdermal"})
+BUPRENORPHINE_NEVER = "buprenorphine: partial agonist, reported separately, never in MME"
 _DATA = resources.files("taperwise.knowledge") / "data"
 
 
@@ -63,6 +71,17 @@ class FactorSet:
     description: str
     factors: tuple[Factor, ...]
     sources: dict[str, Source]
+    buprenorphine_routes: tuple[str, ...] = ()  # routes on which buprenorphine counts; () = never
+
+    def counts_buprenorphine(self, route: str | None) -> bool:
+        """Whether buprenorphine by this route is in the set's total (else it is `excluded`)."""
+        return route in self.buprenorphine_routes
+
+    def buprenorphine_exclusion(self, route: str) -> str:
+        """Why buprenorphine by `route` is not in the set's total (the engine writes the same words)."""
+        if not self.buprenorphine_routes:
+            return BUPRENORPHINE_NEVER
+        return f"buprenorphine ({route}): not counted; {self.set_id} counts only buprenorphine patches"
 
     def route_key(self, ingredient: str, route: str) -> str:
         """The route column a product's factor comes from: its own route if the set names it, else ``*``."""
@@ -145,6 +164,7 @@ def load_factor_set(set_id: str = DEFAULT_FACTOR_SET) -> FactorSet:
             )
         )
     info = meta[set_id]
+    counted = _buprenorphine_routes(set_id, info.get("buprenorphine_counted_routes") or "", factors)
     return FactorSet(
         set_id=set_id,
         version=info["version"],
@@ -153,4 +173,29 @@ def load_factor_set(set_id: str = DEFAULT_FACTOR_SET) -> FactorSet:
         description=info["description"],
         factors=tuple(factors),
         sources=sources,
+        buprenorphine_routes=counted,
     )
+
+
+def _buprenorphine_routes(set_id: str, text: str, factors: list[Factor]) -> tuple[str, ...]:
+    """The set's counted buprenorphine routes, checked against the rule and against its factor rows."""
+    where = f"factor set {set_id}"
+    routes = tuple(sorted({route.strip() for route in text.split(";") if route.strip()}))
+    refused = [route for route in routes if route not in COUNTABLE_BUPRENORPHINE_ROUTES]
+    if refused:
+        allowed = ", ".join(sorted(COUNTABLE_BUPRENORPHINE_ROUTES))
+        raise KnowledgeError(
+            f"{where}: buprenorphine may be counted only by {allowed}, not {', '.join(refused)} "
+            "(sublingual, buccal and film buprenorphine is never counted)"
+        )
+    rows = {factor.route for factor in factors if factor.ingredient == "buprenorphine"}
+    if rows - set(routes):
+        raise KnowledgeError(
+            f"{where}: buprenorphine factor rows for {', '.join(sorted(rows - set(routes)))}, but the set "
+            "does not count buprenorphine there (buprenorphine_counted_routes in sets.csv)"
+        )
+    if set(routes) - rows:
+        raise KnowledgeError(
+            f"{where}: counts buprenorphine by {', '.join(sorted(set(routes) - rows))} but has no factor row"
+        )
+    return routes

@@ -21,18 +21,34 @@ class DrugClass(StrEnum):
 
 
 class Route(StrEnum):
-    """The route as the conversion factors distinguish it (clinical-rules §1)."""
+    """Where the product is given (clinical-rules §1). A film is buccal or sublingual like a tablet:
+    the route is what tells buprenorphine for pain (buccal film, patch) from treatment of opioid use
+    disorder (sublingual tablet or film). Conversion factors are looked up by `Product.factor_route`,
+    which is this route except for films (see `factor_route`)."""
 
     ORAL = "oral"  # tablets, capsules, liquids; rectal forms use the oral factor (CDC NDC file)
     RECTAL = "rectal"
     TRANSDERMAL = "transdermal"
-    BUCCAL = "buccal"  # buccal or sublingual tablet, lozenge
-    SUBLINGUAL = "sublingual"
-    FILM = "film"  # buccal/sublingual film
-    ORAL_SPRAY = "oral_spray"
+    BUCCAL = "buccal"  # buccal tablet, lozenge, buccal film (Belbuca)
+    SUBLINGUAL = "sublingual"  # sublingual tablet, sublingual film (Suboxone)
+    ORAL_SPRAY = "oral_spray"  # sublingual or oromucosal spray (Subsys)
     NASAL = "nasal"
     INJECTION = "injection"
     OTHER = "other"
+
+
+# The factor tables' own key for films: the CDC NDC/MME file gives fentanyl films a factor of their own
+# (0.18, "Fentanyl, film or oral spray") whether the film is buccal or sublingual.
+FILM_FACTOR_ROUTE = "film"
+
+
+def factor_route(route: str, dose_form: str | None) -> str:
+    """The route column of the factor tables a product's factor is looked up by.
+
+    >>> factor_route("buccal", "film"), factor_route("buccal", "tablet")
+    ('film', 'buccal')
+    """
+    return FILM_FACTOR_ROUTE if dose_form == "film" else route
 
 
 class Release(StrEnum):
@@ -63,7 +79,7 @@ class Product:
 
     text: str
     ingredients: tuple[IngredientStrength, ...]
-    dose_form: str  # tablet, capsule, solution, patch, film, lozenge, spray, suppository, injection, ...
+    dose_form: str  # tablet, dispersible tablet, capsule, solution, patch, film, lozenge, spray, ...
     route: Route
     release: Release
     wear_hours: int | None = None  # patches only: 72 for fentanyl, 168 for 7-day buprenorphine
@@ -92,6 +108,11 @@ class Product:
     @property
     def is_patch(self) -> bool:
         return self.route is Route.TRANSDERMAL
+
+    @property
+    def factor_route(self) -> str:
+        """The route the factor tables key this product by (`factor_route`): films are ``film``."""
+        return factor_route(self.route.value, self.dose_form)
 
 
 @dataclass(frozen=True)

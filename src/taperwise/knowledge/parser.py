@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 
 from taperwise.knowledge.model import DrugClass, IngredientStrength, ParseFailure, Product, Release, Route
@@ -24,16 +25,19 @@ from taperwise.knowledge.reading import Item, ItemKind, ProductTextError, clean_
 from taperwise.knowledge.strengths import Amount, Strength, normalise, read_group
 from taperwise.knowledge.vocabulary import Brand, FormWord, TermKind, Vocabulary, load_vocabulary
 
-# The most specific route named wins: "buccal film" is a film, "nasal spray" is nasal, "sublingual
-# spray" is an oral spray — the split the CDC factors make (clinical-rules §1).
+# The most specific route named wins: "nasal spray" is nasal, "sublingual spray" is an oral spray —
+# the split the CDC factors make (clinical-rules §1).
 _ROUTE_PRECEDENCE = (
-    Route.FILM, Route.NASAL, Route.ORAL_SPRAY, Route.TRANSDERMAL, Route.INJECTION, Route.RECTAL,
-    Route.BUCCAL, Route.SUBLINGUAL, Route.ORAL,
+    Route.NASAL, Route.ORAL_SPRAY, Route.TRANSDERMAL, Route.INJECTION, Route.RECTAL, Route.BUCCAL,
+    Route.SUBLINGUAL, Route.ORAL,
 )  # fmt: skip
+# A film is given where the text says: buccal (Belbuca: buprenorphine for pain) or sublingual (Suboxone:
+# treatment of opioid use disorder), else oral ("Oral Film"). Neither is assumed.
+_FILM_ROUTES = (Route.BUCCAL, Route.SUBLINGUAL)
 # A form word that names how the product is given outranks a generic one ("Injectable Solution").
 _SPECIFIC_FORMS = frozenset({"injection", "patch", "film", "spray", "suppository", "lozenge"})
 _LIQUID_FORMS = frozenset({"solution", "suspension"})
-_PER_UNIT_FORMS = frozenset({"tablet", "capsule", "film", "lozenge", "suppository"})
+_PER_UNIT_FORMS = frozenset({"tablet", "dispersible tablet", "capsule", "film", "lozenge", "suppository"})
 _RXNORM_UNITS = re.compile(r"(?<![A-Za-z])(?:MG|MCG|ML|HR)(?![A-Za-z])")
 
 
@@ -94,14 +98,22 @@ def _read(items: list[Item]) -> _Reading:
 
 def _unknown_word(item: Item, items: list[Item], index: int, reading: _Reading) -> str:
     # Before any ingredient, or right before a strength, an unknown word stands where an ingredient
-    # would: say so. Elsewhere it is more likely a form or wording the vocabulary lacks.
+    # would: say so. Elsewhere it is more likely a form or wording the vocabulary lacks. A near miss of a
+    # known name ("Oxycodon", "Morfine") is named, never taken for it.
+    vocabulary = load_vocabulary()
     before_strength = index + 1 < len(items) and items[index + 1].kind is ItemKind.NUMBER
     if before_strength or not (reading.ingredients or reading.brands):
-        return (
+        reason = (
             f"unknown ingredient '{item.raw}' (not in knowledge/data ingredients.csv, synonyms.csv "
             "or brands.csv)"
         )
-    return f"unknown word '{item.raw}' (not a known form, release, salt or filler word in knowledge/data)"
+        near = vocabulary.near_misses(item.raw, (TermKind.INGREDIENT, TermKind.BRAND))
+    else:
+        reason = (
+            f"unknown word '{item.raw}' (not a known form, release, salt or filler word in knowledge/data)"
+        )
+        near = vocabulary.near_misses(item.raw, (TermKind.FORM, TermKind.SALT))
+    return f"{reason}; did you mean {' or '.join(near)}?" if near else reason
 
 
 def _read_term(reading: _Reading, item: Item) -> None:
@@ -136,6 +148,10 @@ def _assemble(text: str, reading: _Reading, vocabulary: Vocabulary) -> Product:
     route = _route(reading, brand, dose_form)
     release = _release(reading, brand, dose_form)
     wear_hours = _wear_hours(reading, brand, names, vocabulary) if dose_form == "patch" else None
+    values = [
+        _counted_strength(reading, vocabulary, name, strength, dose_form, release)
+        for name, strength in zip(names, strengths, strict=True)
+    ]
     classes = [vocabulary.ingredients[name].drug_class for name in names]
     has_opioid = DrugClass.OPIOID in classes
     cough_cold = has_opioid and (
@@ -145,8 +161,8 @@ def _assemble(text: str, reading: _Reading, vocabulary: Vocabulary) -> Product:
     return Product(
         text=text,
         ingredients=tuple(
-            IngredientStrength(name, strength.value, strength.unit, drug_class)
-            for name, strength, drug_class in zip(names, strengths, classes, strict=True)
+            IngredientStrength(name, value, strength.unit, drug_class)
+            for name, value, strength, drug_class in zip(names, values, strengths, classes, strict=True)
         ),
         dose_form=dose_form,
         route=route,
@@ -242,12 +258,43 @@ def _check_basis(dose_form: str, strengths: list[Strength]) -> None:
             raise ProductTextError(f"strength '{shown}' is per mL but the product is a {dose_form}")
 
 
+def _counted_strength(
+    reading: _Reading, vocabulary: Vocabulary, name: str, strength: Strength, dose_form: str, release: Release
+) -> Decimal:
+    """The strength in the salt the factors are per: as written, except for a product labelled as its
+    base where the ingredient's other products are labelled as a salt (``strength_equivalents.csv``)."""
+    equivalent = vocabulary.equivalents.get((name, dose_form, release, strength.unit, strength.value))
+    if equivalent is None:
+        return strength.value
+    reading.notes.append(
+        f"{name} {strength.value} {strength.unit} is labelled as the base: counted as {equivalent.counted} "
+        f"{strength.unit} {name} {equivalent.counted_as}, the salt the factors are per ({equivalent.label})"
+    )
+    return equivalent.counted
+
+
+def _film_route(named: set[Route]) -> Route:
+    stated = [route for route in _FILM_ROUTES if route in named]
+    if len(stated) > 1:
+        raise ProductTextError(f"conflicting routes for a film: {' and '.join(r.value for r in stated)}")
+    if stated:
+        return stated[0]
+    if Route.ORAL in named:
+        return Route.ORAL
+    raise ProductTextError(
+        "film: the text does not say buccal or sublingual (the route tells buprenorphine for pain "
+        "from treatment of opioid use disorder, so it is not assumed)"
+    )
+
+
 def _route(reading: _Reading, brand: Brand | None, dose_form: str) -> Route:
     named = {word.route for word in reading.forms if word.route}
     if brand and brand.route:
         named.add(brand.route)
     if dose_form == "patch":
         named.add(Route.TRANSDERMAL)
+    if dose_form == "film":
+        return _film_route(named)
     for route in _ROUTE_PRECEDENCE:
         if route in named:
             return route
@@ -258,8 +305,6 @@ def _route(reading: _Reading, brand: Brand | None, dose_form: str) -> Route:
 
 def _release(reading: _Reading, brand: Brand | None, dose_form: str) -> Release:
     named = {word.release for word in reading.forms if word.release}
-    if brand and brand.release:
-        named.add(brand.release)
     if dose_form == "patch":
         named.add(Release.EXTENDED)
     elif reading.durations:
@@ -267,7 +312,15 @@ def _release(reading: _Reading, brand: Brand | None, dose_form: str) -> Release:
         named.add(Release.EXTENDED)
     if len(named) > 1:
         raise ProductTextError("conflicting release: the text says both immediate and extended release")
-    return named.pop() if named else Release.IMMEDIATE
+    if not named:
+        return brand.release if brand and brand.release else Release.IMMEDIATE
+    # What the text says outranks what a brand usually is ("Zamadol 24hr": a brand's long-acting line).
+    release = named.pop()
+    if brand and brand.release and brand.release is not release:
+        reading.notes.append(
+            f"text says {release.value}; brand {brand.name} is usually {brand.release.value}"
+        )
+    return release
 
 
 def _wear_hours(reading: _Reading, brand: Brand | None, names: list[str], vocabulary: Vocabulary) -> int:

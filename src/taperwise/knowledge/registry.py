@@ -4,7 +4,8 @@
 source; `data/registry/priority.csv` holds the ordered priority rules, each a small boolean expression
 over registry columns (``high_dose_90 and benzo_overlap_days_90d >= 1``) with the reason shown to the
 clinician. A programme edits the data, not the code; the metadata file beside every registry names the
-version used.
+version used. Shipped presets (``data/registry/settings-<name>.json``, e.g. ``uk``: oral morphine
+equivalents with the Opioids Aware high dose) are chosen by name where a settings file is accepted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -140,12 +142,44 @@ def load_priority_rules(path: Path | None = None) -> tuple[PriorityRule, ...]:
     return tuple(rules)
 
 
+def settings_presets() -> tuple[str, ...]:
+    """Names of the shipped settings presets (``--settings uk``)."""
+    prefix, suffix = "settings-", ".json"
+    names = (entry.name for entry in _DATA.iterdir())
+    return tuple(
+        sorted(n[len(prefix) : -len(suffix)] for n in names if n.startswith(prefix) and n.endswith(suffix))
+    )
+
+
+def _settings_source(path: Path | None) -> tuple[Path | Traversable, bool]:
+    """The settings file (the default, a programme's own, or the shipped preset `path` names), and
+    whether it is a preset."""
+    if path is None:
+        return _DATA / "flags.json", False
+    if path.exists():
+        return path, False
+    if str(path) in settings_presets():
+        return _DATA / f"settings-{path}.json", True
+    raise KnowledgeError(
+        f"{path}: no such registry settings file, and not a shipped preset ({', '.join(settings_presets())})"
+    )
+
+
+def _read_settings(source: Path | Traversable, preset: bool) -> dict[str, Any]:
+    """The settings as JSON. A shipped preset holds only the blocks it changes (its version, the high-dose
+    thresholds): each replaces the default's block of that name, so a preset never lags the default."""
+    raw: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    if not preset:
+        return raw
+    return {**json.loads((_DATA / "flags.json").read_text(encoding="utf-8")), **raw}
+
+
 @cache
 def load_registry_settings(path: Path | None = None) -> RegistrySettings:
-    """Registry thresholds and definitions (packaged default, or a programme's own JSON)."""
-    source = path if path is not None else _DATA / "flags.json"
+    """Registry thresholds and definitions (packaged default, a programme's own JSON, or a preset's name)."""
+    source, preset = _settings_source(path)
     try:
-        raw = json.loads(source.read_text(encoding="utf-8"))
+        raw = _read_settings(source, preset)
         known = load_sources()
         for block in ("ltot", "high_dose", "benzo_overlap", "multi_provider", "new_prescriber"):
             named = raw[block]["source_id"]

@@ -14,12 +14,20 @@ Files (all UTF-8, one header row, every row names a ``source_id`` from ``sources
 - ``brands.csv`` — brands and compound names (co-codamol) with their ingredients *in the order their
   strengths are written*, and the form, route, release and wear time the name implies.
 - ``forms.csv`` — dose-form, route and release words, wear-time phrases, and harmless filler words.
+- ``strength_equivalents.csv`` — the few products labelled as their base where the ingredient's
+  factor (and every other product of it) is per mg of a salt: Xtampza ER's 9 mg oxycodone is 10 mg
+  oxycodone hydrochloride. Salt words are otherwise dropped, because a label's strength is of the salt
+  the factors are per.
+
+An unknown word is never taken for a known one; `Vocabulary.near_misses` names the known phrases it is
+close to, so the reason for a failure can say "did you mean oxycodone?".
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -97,10 +105,39 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Equivalent:
+    """A strength labelled as the base, and the same amount as the salt the factors are per."""
+
+    counted: Decimal
+    counted_as: str  # the salt: "hydrochloride"
+    label: str  # where the equivalence is stated, shown in the product's note
+    source_id: str
+
+
+EquivalentKey = tuple[str, str, Release, str, Decimal]  # ingredient, dose form, release, unit, written
+
+
+@dataclass(frozen=True)
 class Vocabulary:
     ingredients: dict[str, Ingredient]
     terms: dict[tuple[str, ...], Term]
     longest: int  # words in the longest phrase: bounds the look-ahead of phrase matching
+    equivalents: dict[EquivalentKey, Equivalent]
+
+    def near_misses(self, word: str, kinds: tuple[TermKind, ...]) -> list[str]:
+        """Known one-word phrases of these kinds within a small edit distance of `word`, closest first
+        (at most three): what an unknown word was probably meant to be. Never used to read a text."""
+        typed = word.lower()
+        limit = 2 if len(typed) >= 5 else 1 if len(typed) >= 3 else 0
+        found: dict[str, int] = {}
+        for key, term in self.terms.items():
+            if len(key) != 1 or term.kind not in kinds or abs(len(key[0]) - len(typed)) > limit:
+                continue
+            distance = edit_distance(typed, key[0], limit)
+            if 0 < distance <= limit:
+                shown = term.brand.name if term.brand is not None else key[0]
+                found[shown] = min(distance, found.get(shown, distance))
+        return sorted(found, key=lambda name: (found[name], name))[:3]
 
     def match(self, words: list[str], start: int) -> tuple[Term, int] | None:
         """The longest known phrase starting at ``words[start]`` and the number of words it spans."""
@@ -142,6 +179,19 @@ class Vocabulary:
                 return None
             position += length
         return found[0] if len(found) == 1 else None
+
+
+def edit_distance(first: str, second: str, limit: int) -> int:
+    """Levenshtein distance between two words, or ``limit + 1`` as soon as it must exceed `limit`."""
+    previous = list(range(len(second) + 1))
+    for i, char in enumerate(first, start=1):
+        current = [i]
+        for j, other in enumerate(second, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
 
 
 def phrase_key(phrase: str) -> tuple[str, ...]:
@@ -259,6 +309,35 @@ def _forms(builder: _Builder) -> None:
         builder.add(row["term"], Term(TermKind.FORM, row["term"], form=word), where)
 
 
+def _decimal(value: str, where: str) -> Decimal:
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation as exc:
+        raise KnowledgeError(f"{where}: {value!r} is not a number") from exc
+    if not number.is_finite() or number <= 0:
+        raise KnowledgeError(f"{where}: {value!r} must be a number above zero")
+    return number
+
+
+def _equivalents(ingredients: dict[str, Ingredient]) -> dict[EquivalentKey, Equivalent]:
+    required = ("ingredient", "dose_form", "release", "unit", "written", "counted", "counted_as", "label")
+    found: dict[EquivalentKey, Equivalent] = {}
+    for number, row in enumerate(_rows("strength_equivalents.csv", required), start=2):
+        where = f"strength_equivalents.csv, line {number}"
+        if row["ingredient"] not in ingredients:
+            raise KnowledgeError(f"{where}: {row['ingredient']!r} is not in ingredients.csv")
+        release = _enum(Release, row["release"], where)
+        if release is None:
+            raise KnowledgeError(f"{where}: release is required")
+        key = (row["ingredient"], row["dose_form"], release, row["unit"], _decimal(row["written"], where))
+        if key in found:
+            raise KnowledgeError(f"{where}: {row['written']} {row['unit']} is listed twice")
+        found[key] = Equivalent(
+            _decimal(row["counted"], where), row["counted_as"].strip(), row["label"].strip(), row["source_id"]
+        )
+    return found
+
+
 @cache
 def load_vocabulary() -> Vocabulary:
     """Load and cross-check every vocabulary file; raises KnowledgeError naming the file and line."""
@@ -267,4 +346,6 @@ def load_vocabulary() -> Vocabulary:
     _brands(builder, ingredients)
     _forms(builder)
     longest = max(len(key) for key in builder.terms)
-    return Vocabulary(ingredients=ingredients, terms=builder.terms, longest=longest)
+    return Vocabulary(
+        ingredients=ingredients, terms=builder.terms, longest=longest, equivalents=_equivalents(ingredients)
+    )

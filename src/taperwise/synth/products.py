@@ -24,11 +24,10 @@ from taperwise.knowledge.parser import parse_product
 from taperwise.synth.config import MARKETS, STYLES, ProductRow, load_config
 
 IntArray = npt.NDArray[np.int64]
-# Canonical `route` values (CONTRACTS.md); buprenorphine films used here are sublingual.
+# Canonical `route` values (CONTRACTS.md); a film's route is its own (buccal or sublingual).
 _ROUTE_TEXT = {
     Route.TRANSDERMAL: "transdermal",
     Route.SUBLINGUAL: "sublingual",
-    Route.FILM: "sublingual",
     Route.BUCCAL: "buccal",
     Route.ORAL: "oral",
 }

@@ -27,7 +27,7 @@ from taperwise.taper.rules import TaperRules
 ProductReader = Callable[[str], Product | ParseFailure]
 
 _TAPERED_ROUTES = (Route.ORAL.value, Route.TRANSDERMAL.value)
-_TRANSMUCOSAL = (Route.BUCCAL, Route.SUBLINGUAL, Route.FILM, Route.ORAL_SPRAY, Route.NASAL)
+_TRANSMUCOSAL = (Route.BUCCAL, Route.SUBLINGUAL, Route.ORAL_SPRAY, Route.NASAL)
 
 
 @dataclass(frozen=True)

@@ -15,25 +15,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from taperwise.store.migrations.batch import recreate_worklist_index
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
-
-
-_WORKLIST: list[str | sa.ColumnElement[object]] = [
-    "snapshot_id",
-    "priority",
-    sa.literal_column("avg_daily_mme_90d DESC"),
-    "id",
-]
-
-
-def _worklist_index() -> None:
-    # SQLite's batch mode copies the table and recreates its indexes from reflection, which loses the
-    # DESC of the worklist index (and with it the sort-free worklist page): recreate it as 0001 made it.
-    op.drop_index("ix_registry_entries_worklist", table_name="registry_entries")
-    op.create_index("ix_registry_entries_worklist", "registry_entries", _WORKLIST)
 
 
 def upgrade() -> None:
@@ -43,7 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("dose_gap", sa.Text(), nullable=True))
         batch.alter_column("high_dose_50", existing_type=sa.Boolean(), nullable=True)
         batch.alter_column("high_dose_90", existing_type=sa.Boolean(), nullable=True)
-    _worklist_index()
+    recreate_worklist_index()
 
 
 def downgrade() -> None:
@@ -53,4 +40,4 @@ def downgrade() -> None:
         batch.drop_column("dose_gap")
         batch.drop_column("unknown_dose_days_90d")
         batch.drop_column("dose_complete")
-    _worklist_index()
+    recreate_worklist_index()

@@ -14,34 +14,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from taperwise.store.migrations.batch import recreate_worklist_index
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
-
-_WORKLIST: list[str | sa.ColumnElement[object]] = [
-    "snapshot_id",
-    "priority",
-    sa.literal_column("avg_daily_mme_90d DESC"),
-    "id",
-]
-
-
-def _worklist_index() -> None:
-    # SQLite's batch mode loses the DESC of the worklist index when it copies the table: recreate it.
-    op.drop_index("ix_registry_entries_worklist", table_name="registry_entries")
-    op.create_index("ix_registry_entries_worklist", "registry_entries", _WORKLIST)
 
 
 def upgrade() -> None:
     with op.batch_alter_table("registry_entries") as batch:
         batch.add_column(sa.Column("current_daily_mme", sa.Numeric(18, 4), nullable=True))
         batch.add_column(sa.Column("restarted_after_gap", sa.Boolean(), nullable=True))
-    _worklist_index()
+    recreate_worklist_index()
 
 
 def downgrade() -> None:
     with op.batch_alter_table("registry_entries") as batch:
         batch.drop_column("restarted_after_gap")
         batch.drop_column("current_daily_mme")
-    _worklist_index()
+    recreate_worklist_index()
