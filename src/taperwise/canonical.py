@@ -21,6 +21,9 @@ PRESCRIPTION_OPTIONAL = (
     "status",
     "as_needed",
     "quantity_unit",
+    # How days_supply was obtained (FHIR ingest: stated, quantity_per_day, sig_bounds, assumed, …); empty
+    # when the input gave days_supply as a column. docs/decisions/0012-order-supply-duration.md.
+    "supply_days_source",
 )
 PRESCRIPTION_COLUMNS = PRESCRIPTION_REQUIRED + PRESCRIPTION_OPTIONAL
 

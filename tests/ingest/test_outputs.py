@@ -17,7 +17,9 @@ def test_a_refused_input_leaves_no_output_and_keeps_an_earlier_one(tmp_path: Pat
     first = runner.invoke(app, ["ingest", "csv", str(EXAMPLE), "-o", str(output)])
     assert first.exit_code == 0, first.output
     written = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
-    assert set(written) == {"rx.parquet", "rx.patients.parquet", "rx.events.parquet", "rx.problems.csv"}
+    assert set(written) == {
+        "rx.parquet", "rx.patients.parquet", "rx.events.parquet", "rx.problems.csv", "rx.ingest.json",
+    }  # fmt: skip
 
     bad = tmp_path / "bad.csv"
     bad.write_text("patient_id,drug\np1,Oxycodone Hydrochloride 5 MG Oral Tablet\n", encoding="utf-8")

@@ -2,11 +2,14 @@
 
 Each verb streams its source into an `IngestSink`, then prints an honest summary: records read by type,
 prescriptions written, how many are opioids (read by the same product parser as the MME engine),
-patients, and problems by kind. Exit code 0 whenever the source could be read at all; 2 when it could not.
+patients, how each row's supply duration was obtained, any assumption in force, and problems by kind; the
+same goes into ``OUT-stem.ingest.json``. Exit code 0 whenever the source could be read at all; 2 when it
+could not (or an option is out of range).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +24,7 @@ from taperwise.errors import TaperwiseError
 from taperwise.exposure.prescriptions import read_table_file
 from taperwise.ingest.common import IngestSink
 from taperwise.ingest.fhir import read_fhir
+from taperwise.ingest.fhir.supply import ASSUME_OPTION, MAX_SUPPLY_DAYS, check_assumed_days
 from taperwise.ingest.omop import read_omop
 from taperwise.ingest.tabular import read_tabular
 from taperwise.knowledge.model import DrugClass, ParseFailure
@@ -61,6 +65,11 @@ def print_summary(sink: IngestSink) -> None:
     for name in (DrugClass.BENZODIAZEPINE.value, DrugClass.OTHER.value, "unrecognized"):
         table.add_row(f"  {name}", f"{classes[name]:,}")
     table.add_row("patients with prescriptions", f"{len(sink.patient_ids):,}")
+    for source, count in sorted(sink.supply_days_sources.items()):
+        if source:
+            table.add_row(f"supply days: {source}", f"{count:,}")
+    for item in sink.metadata()["assumptions"]:
+        table.add_row(f"ASSUMED: {item['option']} {item['days']}", f"{item.get('rows', 0):,} rows")
     for kind, count in sorted(sink.problem_kinds.items()):
         table.add_row(f"problem: {kind}", f"{count:,}")
     err_console.print(table)
@@ -68,9 +77,14 @@ def print_summary(sink: IngestSink) -> None:
         err_console.print(f"{name}: {path}", highlight=False)
 
 
-def _run(output: Path, read: Callable[[IngestSink, Callable[[int], None]], None]) -> None:
+def _run(
+    output: Path,
+    read: Callable[[IngestSink, Callable[[int], None]], None],
+    provenance: dict[str, object],
+) -> None:
     try:
         with stages() as progress, IngestSink(output) as sink:
+            sink.provenance = provenance
             progress.start("reading records")
             read(sink, progress.advance)
     except TaperwiseError as exc:
@@ -85,12 +99,45 @@ def fhir(
         Path, typer.Argument(help="Bulk-data NDJSON folder or file, a Bundle, or a folder of them")
     ],
     output: OutputOpt,
+    assume_order_days: Annotated[
+        str | None,
+        typer.Option(
+            ASSUME_OPTION,
+            metavar="N",
+            help=f"Off by default. Give N days (1-{MAX_SUPPLY_DAYS}) to an order whose record allows no "
+            "duration but whose sig gives a daily dose; each such row says supply_days_source=assumed, "
+            "and the assumption is named in the summary and OUT-stem.ingest.json",
+        ),
+    ] = None,
 ) -> None:
     """FHIR R4: MedicationRequest/Dispense/Statement/Administration, Medication, Patient, harm events.
 
-    Example: taperwise ingest fhir export/ -o out/prescriptions.parquet
+    Supply duration, first usable: stated (expectedSupplyDuration, daysSupply), quantity / units per day,
+    the sig's boundsDuration/boundsPeriod, then --assume-order-days for orders when given.
+
+    Example: taperwise ingest fhir export/ -o out/prescriptions.parquet --assume-order-days 30
     """
-    _run(output, lambda sink, tick: read_fhir(source, sink, tick))
+    try:
+        days = None if assume_order_days is None else check_assumed_days(assume_order_days)
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    assumptions: list[dict[str, object]] = []
+    if days is not None:
+        assumptions.append({
+            "option": ASSUME_OPTION,
+            "days": days,
+            "applies_to": "MedicationRequest rows whose record gives no supply duration (none stated, no "
+            "usable quantity and units per day, no sig bounds) and whose sig gives a daily dose",
+            "supply_days_source": "assumed",
+        })  # fmt: skip
+    provenance: dict[str, object] = {
+        "reader": "fhir",
+        "source": str(source),
+        "options": {"assume_order_days": days},
+        "assumptions": assumptions,
+    }
+    _run(output, lambda sink, tick: read_fhir(source, sink, tick, assume_order_days=days), provenance)
 
 
 @app.command()
@@ -107,7 +154,10 @@ def omop(
 
     Example: taperwise ingest omop cdm.duckdb -o out/prescriptions.parquet
     """
-    _run(output, lambda sink, tick: read_omop(source, sink, tick, schema))
+    # A database URL's password never goes into a file.
+    shown = re.sub(r"(://[^/:@]*):[^/@]*@", r"\1:***@", source)
+    provenance: dict[str, object] = {"reader": "omop", "source": shown, "options": {"schema": schema}}
+    _run(output, lambda sink, tick: read_omop(source, sink, tick, schema), provenance)
 
 
 @app.command(name="csv")
@@ -130,4 +180,5 @@ def csv_command(
             fail(f"--map {item!r}: write it as CANONICAL=SOURCE, e.g. start_date=fill_date")
             raise typer.Exit(2)
         mapping[canonical.strip()] = column.strip()
-    _run(output, lambda sink, tick: read_tabular(source, sink, mapping, tick))
+    provenance: dict[str, object] = {"reader": "csv", "source": str(source), "options": {"map": mapping}}
+    _run(output, lambda sink, tick: read_tabular(source, sink, mapping, tick), provenance)

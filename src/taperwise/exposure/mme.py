@@ -326,6 +326,19 @@ def _statuses(t: ir.Table) -> ir.Table:
     return t.mutate(status=status, reason=reason, supply=supply)
 
 
+def _supply_flags(t: ir.Table) -> Problems:
+    """A duration the record did not state (ingest's ``supply_days_source``, ADR 0012), said on the row."""
+    source = t.supply_days_source.lower()
+    return [
+        (
+            source == "assumed",
+            "days_supply " + t.days_supply.coalesce("?")
+            + " assumed (--assume-order-days): the order gives no duration",
+        ),
+        (source == "sig_bounds", "days_supply from the sig's bounds (course length)"),
+    ]  # fmt: skip
+
+
 def _output(t: ir.Table) -> ir.Table:
     counted = t.status == "ok"
     covered = ibis.ifelse(t.status == "unrecognized", ibis.null("int64"), t.covered)
@@ -348,7 +361,9 @@ def _output(t: ir.Table) -> ir.Table:
         release=t.p_release,
         start_date=t.start,
         end_date=(t.start + (covered - 1).as_interval("D")).cast("date"),
-        flags=_join_reasons([(t.use_sig_max, "prn_max"), (t.p_notes.notnull(), t.p_notes)]),
+        flags=_join_reasons(
+            [(t.use_sig_max, "prn_max"), (t.p_notes.notnull(), t.p_notes), *_supply_flags(t)]
+        ),
         supply=t.supply,
         **{name: t[name] for name in CARRIED_COLUMNS},
     )

@@ -1,28 +1,33 @@
 """What every ingest produces — canonical tables, a problems list, counts — streamed to disk.
 
 Outputs of `taperwise ingest … -o OUT.parquet` (or `.csv`): the prescriptions at OUT, and beside it
-``OUT-stem.patients.<ext>``, ``OUT-stem.events.<ext>`` and ``OUT-stem.problems.csv`` (one row per problem:
-source, record, kind, message). Rows are buffered and written in batches, so an export larger than
-memory streams through.
+``OUT-stem.patients.<ext>``, ``OUT-stem.events.<ext>``, ``OUT-stem.problems.csv`` (one row per problem:
+source, record, kind, message) and ``OUT-stem.ingest.json`` (what was read, with which options and
+assumptions, and the counts the summary prints). Rows are buffered and written in batches, so an export
+larger than memory streams through.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from taperwise import __version__
 from taperwise.canonical import EVENT_COLUMNS, PATIENT_COLUMNS, PRESCRIPTION_COLUMNS
 from taperwise.errors import UnusableInputError
 
 PROBLEM_COLUMNS = ("source", "record", "kind", "message")
+METADATA_FORMAT = "taperwise-ingest/1"
 BATCH_ROWS = 50_000
 Row = Mapping[str, object]
 
@@ -110,7 +115,9 @@ class IngestSink:
             "patients": sibling(output, "patients"),
             "events": sibling(output, "events"),
             "problems": sibling(output, "problems", ".csv"),
+            "metadata": sibling(output, "ingest", ".json"),
         }
+        self._metadata_partial = self.paths["metadata"].with_name(f".{self.paths['metadata'].name}.partial")
         self._writers: list[_TableWriter] = []
         try:
             for part, columns in (
@@ -125,11 +132,16 @@ class IngestSink:
         self.records_read: Counter[str] = Counter()
         self.problem_kinds: Counter[str] = Counter()
         self.patient_ids: set[str] = set()
+        self.supply_days_sources: Counter[str] = Counter()
+        # What the metadata file says was read and how: set by the caller (`reader`, `source`, `options`,
+        # `assumptions`: each a dict; one with `supply_days_source` gets the number of rows so marked).
+        self.provenance: dict[str, Any] = {}
 
     def prescription(self, row: Row) -> None:
         patient = row.get("patient_id")
         if patient:
             self.patient_ids.add(str(patient))
+        self.supply_days_sources[str(row.get("supply_days_source") or "")] += 1
         self._prescriptions.add(row)
 
     def patient(self, row: Row) -> None:
@@ -149,15 +161,38 @@ class IngestSink:
     def prescriptions_written(self) -> int:
         return self._prescriptions.rows_written + len(self._prescriptions._buffer)
 
+    def metadata(self) -> dict[str, Any]:
+        """The ingest metadata: provenance given by the caller, the assumptions in force, and the counts."""
+        assumptions = []
+        for item in self.provenance.get("assumptions") or []:
+            entry = dict(item)
+            if "supply_days_source" in entry:
+                entry["rows"] = self.supply_days_sources[str(entry["supply_days_source"])]
+            assumptions.append(entry)
+        return {
+            "format": METADATA_FORMAT,
+            "taperwise_version": __version__,
+            **{k: v for k, v in self.provenance.items() if k != "assumptions"},
+            "assumptions": assumptions,
+            "records_read": dict(sorted(self.records_read.items())),
+            "prescriptions_written": self.prescriptions_written,
+            "supply_days_source": {k or "(empty)": v for k, v in sorted(self.supply_days_sources.items())},
+            "problems": dict(sorted(self.problem_kinds.items())),
+        }
+
     def close(self) -> None:
-        """Put the four files in place (they appear together, only when the whole read succeeded)."""
+        """Put the five files in place (they appear together, only when the whole read succeeded)."""
+        text = json.dumps(self.metadata(), indent=2, ensure_ascii=False, default=str) + "\n"
+        self._metadata_partial.write_text(text, encoding="utf-8")
         for writer in self._writers:
             writer.commit()
+        os.replace(self._metadata_partial, self.paths["metadata"])
 
     def discard(self) -> None:
         """Remove what was written so far: a run that failed leaves no output."""
         for writer in self._writers:
             writer.discard()
+        self._metadata_partial.unlink(missing_ok=True)
 
     def __enter__(self) -> IngestSink:
         return self

@@ -18,6 +18,7 @@ class OrderFacts:
     units_per_day: str | None
     as_needed: str | None
     route: str | None
+    sig_bounds_days: int | None = None  # the course the sig's bounds give (supply.py), for a dispense
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class IngestRun:
     events_seen: set[tuple[str, str, str, str]] = field(default_factory=set)
     events_merged: int = 0
     unused_types: Counter[str] = field(default_factory=Counter)
+    # --assume-order-days: days given to an order whose record allows no duration (supply.py); None = off.
+    assume_order_days: int | None = None
 
     def report(self, place: Place, record: object, kind: str, message: str) -> None:
         self.sink.report(place.source, record if isinstance(record, str) else "", kind, message)

@@ -8,11 +8,14 @@ many repeats it allowed (docs/decisions/0004-fhir-ingest.md).
 
 Values are carried as written (a negative quantity stays in the row): the exposure engine reports value
 problems row by row, so only structural problems — no patient, no product, no date — are reported here.
+The one exception is the supply duration, which is chosen among several fields of the record
+(`taperwise.ingest.fhir.supply`): each row names how its duration was obtained in ``supply_days_source``,
+and a duration that cannot be used or that the record contradicts is reported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -22,9 +25,16 @@ from taperwise.ingest.fhir.dates import day_of, period_start
 from taperwise.ingest.fhir.dosage import PRODUCT_UNITS, DoseReading, read_dosages
 from taperwise.ingest.fhir.medication import Product, product_of
 from taperwise.ingest.fhir.references import Resource
+from taperwise.ingest.fhir.supply import (
+    ADMINISTRATION,
+    EFFECTIVE_PERIOD,
+    Days,
+    decide,
+    read_bounds,
+    read_duration,
+    read_period,
+)
 
-# Supply durations in other units → days (a month is 30 days, as pharmacy claims count it).
-DAYS_PER = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "months": 30}
 NOT_ORDERS = frozenset({"proposal", "plan", "option"})
 INPATIENT_WORDS = ("inpatient",)
 COMMUNITY_WORDS = ("outpatient", "community", "discharge")
@@ -43,17 +53,6 @@ def _quantity(quantity: object) -> tuple[str | None, str | None]:
         return None, None
     unit = quantity.get("unit") or quantity.get("code")
     return _text(quantity.get("value")), unit if isinstance(unit, str) else None
-
-
-def _days(duration: object) -> tuple[str | None, str | None]:
-    """Days from a Duration, and a problem sentence when its unit is not one of days, weeks, months."""
-    if not isinstance(duration, Mapping) or duration.get("value") is None:
-        return None, None
-    value = duration.get("value")
-    unit = str(duration.get("code") or duration.get("unit") or "d").strip().lower()
-    if unit not in DAYS_PER or isinstance(value, bool) or not isinstance(value, int | float):
-        return None, f"supply duration {value!r} {unit!r} is not in days, weeks or months"
-    return _text(value * DAYS_PER[unit]), None
 
 
 def _setting(categories: object) -> str | None:
@@ -107,7 +106,14 @@ def _start(
     return patient, product, record
 
 
-def _emit(run: IngestRun, place: Place, record: str, row: dict[str, Any], dose: DoseReading) -> None:
+def _emit(
+    run: IngestRun,
+    place: Place,
+    record: str,
+    row: dict[str, Any],
+    dose: DoseReading,
+    notes: Sequence[tuple[str, str]] = (),
+) -> None:
     if not row.get("start_date"):
         run.report(place, record, "missing_date", f"{row['rx_id']} has no date to start its supply")
         return
@@ -115,7 +121,26 @@ def _emit(run: IngestRun, place: Place, record: str, row: dict[str, Any], dose: 
         run.report(
             place, record, "dose_not_read", f"{row['rx_id']}: units_per_day left empty or chosen: {dose.note}"
         )
+    for kind, message in notes:
+        run.report(place, record, kind, message)
     run.sink.prescription(row)
+
+
+def _with_supply(
+    row: dict[str, Any],
+    stated_name: str,
+    stated: Days,
+    bounds: tuple[Days, list[str]],
+    is_patch: bool,
+    assume_days: int | None = None,
+) -> tuple[dict[str, Any], Sequence[tuple[str, str]]]:
+    """The row with its ``days_supply`` and ``supply_days_source`` (supply.py's precedence), and problems."""
+    supply = decide(
+        row["rx_id"], stated_name, stated, bounds, quantity=row.get("quantity"),
+        quantity_unit=row.get("quantity_unit"), units_per_day=row.get("units_per_day"),
+        as_needed=row.get("as_needed") == "true", is_patch=is_patch, assume_days=assume_days,
+    )  # fmt: skip
+    return row | {"days_supply": supply.days_supply, "supply_days_source": supply.source}, supply.problems
 
 
 def read_request(run: IngestRun, place: Place, resource: Resource) -> None:
@@ -131,11 +156,20 @@ def read_request(run: IngestRun, place: Place, resource: Resource) -> None:
     if patient is None or product is None:
         return
     dose = read_dosages(resource.get("dosageInstruction"), is_patch=product.is_patch)
+    supply: Mapping[str, Any] = resource.get("dispenseRequest") or {}
+    authored, valid_from = (
+        day_of(resource.get("authoredOn")),
+        day_of(period_start(supply.get("validityPeriod"))),
+    )
+    # A post-dated prescription cannot be filled before it becomes valid.
+    start = max(d for d in (authored, valid_from) if d) if (authored or valid_from) else None
+    bounds = read_bounds(resource.get("dosageInstruction"), start)
     facts = OrderFacts(
         place.resolver.id_of(resource.get("requester")),
         _text(dose.units_per_day),
         "true" if dose.as_needed else None,
         dose.route or product.route,
+        bounds[0].days,
     )
     dispenses = run.dispensed.get(record)
     if dispenses:
@@ -150,26 +184,26 @@ def read_request(run: IngestRun, place: Place, resource: Resource) -> None:
             "the dispense rows count instead of the order",
         )
         return
-    supply: Mapping[str, Any] = resource.get("dispenseRequest") or {}
     quantity, unit = _quantity(supply.get("quantity"))
-    days, why = _days(supply.get("expectedSupplyDuration"))
-    if why:
-        run.report(place, record, "bad_unit", f"MedicationRequest/{record}: {why}")
-    authored, valid_from = (
-        day_of(resource.get("authoredOn")),
-        day_of(period_start(supply.get("validityPeriod"))),
-    )
-    # A post-dated prescription cannot be filled before it becomes valid.
-    start = max(d for d in (authored, valid_from) if d) if (authored or valid_from) else None
     row = _row(resource, patient, product, "order", dose) | {
         "start_date": start,
         "quantity": quantity,
         "quantity_unit": unit,
-        "days_supply": days,
         "prescriber_id": facts.prescriber_id,
         "setting": _setting(resource.get("category")),
     }
-    _emit(run, place, record, row, dose)
+    stated = read_duration(supply.get("expectedSupplyDuration"), "expectedSupplyDuration")
+    row, notes = _with_supply(
+        row, "expectedSupplyDuration", stated, bounds, product.is_patch, run.assume_order_days
+    )
+    validity = read_period(supply.get("validityPeriod"), "validityPeriod", None)
+    if row["supply_days_source"] is None and validity.days is not None:
+        notes = [*notes, (
+            "validity_period_not_used",
+            f"{row['rx_id']}: dispenseRequest.validityPeriod ({validity.days} days) is when the order may be "
+            "dispensed, not how long the supply lasts; it is not used as the duration",
+        )]  # fmt: skip
+    _emit(run, place, record, row, dose, notes)
     repeats = supply.get("numberOfRepeatsAllowed")
     if row.get("start_date") and isinstance(repeats, int) and repeats > 0:
         run.report(
@@ -204,9 +238,6 @@ def read_dispense(run: IngestRun, place: Place, resource: Resource) -> None:
     )
     dose = read_dosages(resource.get("dosageInstruction"), is_patch=product.is_patch)
     quantity, unit = _quantity(resource.get("quantity"))
-    days, why = _days(resource.get("daysSupply"))
-    if why:
-        run.report(place, record, "bad_unit", f"MedicationDispense/{record}: {why}")
     performers = [p.get("actor") for p in resource.get("performer") or [] if isinstance(p, Mapping)]
     organisations = [
         a for a in performers if isinstance(a, Mapping) and "Organization" in str(a.get("reference"))
@@ -217,10 +248,10 @@ def read_dispense(run: IngestRun, place: Place, resource: Resource) -> None:
         "start_date": day_of(resource.get("whenHandedOver")) or day_of(resource.get("whenPrepared")),
         "quantity": quantity,
         "quantity_unit": unit,
-        "days_supply": days,
         "pharmacy_id": pharmacy,
         "setting": _setting(resource.get("category")) or "community",
     }
+    bounds = read_bounds(resource.get("dosageInstruction"), row["start_date"])
     if order is not None:
         # The dispense rarely repeats who prescribed, and may carry no sig of its own.
         row["prescriber_id"] = order.prescriber_id
@@ -229,7 +260,11 @@ def read_dispense(run: IngestRun, place: Place, resource: Resource) -> None:
         row["route"] = row["route"] or order.route
         if dose.units_per_day is None and order.units_per_day is not None:
             dose = DoseReading(None, dose.as_needed, dose.route)
-    _emit(run, place, record, row, dose)
+            if bounds == (Days(), []):
+                bounds = (Days(order.sig_bounds_days), [])  # the order's sig, so its course
+    stated = read_duration(resource.get("daysSupply"), "daysSupply")
+    row, notes = _with_supply(row, "daysSupply", stated, bounds, product.is_patch)
+    _emit(run, place, record, row, dose, notes)
 
 
 def read_statement(run: IngestRun, place: Place, resource: Resource) -> None:
@@ -241,14 +276,19 @@ def read_statement(run: IngestRun, place: Place, resource: Resource) -> None:
     start = day_of(resource.get("effectiveDateTime")) or day_of(period.get("start"))
     end = day_of(period.get("end"))
     days = None
+    notes: list[tuple[str, str]] = []
     if start and end and end >= start:
         days = str((date.fromisoformat(end) - date.fromisoformat(start)).days + 1)
+    elif start and end:
+        notes.append(("bad_duration", f"MedicationStatement/{record}: effectivePeriod ends {end} before it "
+                      f"starts {start}; no duration"))  # fmt: skip
     row = _row(resource, patient, product, "statement", dose) | {
         "start_date": start,
         "days_supply": days,
+        "supply_days_source": EFFECTIVE_PERIOD if days else None,
         "setting": _setting(resource.get("category")),
     }
-    _emit(run, place, record, row, dose)
+    _emit(run, place, record, row, dose, notes)
 
 
 def read_administration(run: IngestRun, place: Place, resource: Resource) -> None:
@@ -266,6 +306,7 @@ def read_administration(run: IngestRun, place: Place, resource: Resource) -> Non
     row: Row = _row(resource, patient, product, "administration", kept) | {
         "start_date": day_of(when),
         "days_supply": "1",
+        "supply_days_source": ADMINISTRATION,
         "quantity": quantity,
         "quantity_unit": unit,
         "setting": _setting(resource.get("category")) or "inpatient",

@@ -26,6 +26,7 @@ from taperwise.ingest.fhir import events, prescriptions
 from taperwise.ingest.fhir.context import IngestRun, Place
 from taperwise.ingest.fhir.medication import MedicationIndex
 from taperwise.ingest.fhir.references import Resolver, Resource
+from taperwise.ingest.fhir.supply import check_assumed_days
 
 Handler = Callable[[IngestRun, Place, Resource], None]
 HANDLERS: dict[str, Handler] = {
@@ -203,17 +204,27 @@ def _read_bundle(run: IngestRun, label: str, bundle: Resource, progress: _Progre
         _handle(run, Place(source, resolver, medications), resource, progress)
 
 
-def read_fhir(source: Path, sink: IngestSink, on_progress: Callable[[int], None] | None = None) -> None:
+def read_fhir(
+    source: Path,
+    sink: IngestSink,
+    on_progress: Callable[[int], None] | None = None,
+    *,
+    assume_order_days: int | None = None,
+) -> None:
     """Read FHIR R4 resources from `source` into `sink`, reporting every record that cannot be used.
 
     `source` is a bulk-data folder of NDJSON files (any names, ``.ndjson``/``.jsonl``, optionally
     ``.gz``), one such file, a Bundle ``.json``, a single-resource ``.json``, or a folder of any of these
     (Synthea writes one Bundle per patient). `on_progress` is called with the number of records read
     since its previous call (every 10,000 records and at the end), as ``rich.progress.advance`` takes.
-    Raises `UnusableInputError` only when `source` does not exist or holds no such file.
+    `assume_order_days` (``--assume-order-days``, off when None) gives that many days to an order whose
+    record allows no duration and whose sig gives a daily dose; such rows say ``supply_days_source =
+    assumed`` (supply.py). Raises `UnusableInputError` only when `source` does not exist or holds no such
+    file, `RequestValidationError` when `assume_order_days` is not from 1 to 365.
     """
+    assumed = None if assume_order_days is None else check_assumed_days(assume_order_days)
     base = source if source.is_dir() else source.parent
-    run = IngestRun(sink)
+    run = IngestRun(sink, assume_order_days=assumed)
     progress = _Progress(on_progress)
     bulk: list[_BulkFile] = []
     bundles: list[tuple[Path, str]] = []
