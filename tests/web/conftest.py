@@ -5,11 +5,14 @@ mme`) exactly as a user would run them, then published into a temporary store wi
 own `publish_registry`, for two organisations, so that isolation can be tested with the same patients.
 Every test that uses the store runs twice, on SQLite and on PostgreSQL (`backend`): the store is built
 once per backend and each test gets a private copy (a file copy; `CREATE DATABASE … TEMPLATE`).
-The harm events file is synthetic (two rows written here): examples/ has none.
+The harm events file is synthetic (two rows written here): examples/ has none. A second store
+(`site_store_template`) holds the same prescriptions computed with a site's own settings (thresholds 50
+and 100, 60 recent days, a 120-day lookback), so the labels can be shown to follow the settings in force.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,21 +57,46 @@ class RegistryFiles:
     events: Path
 
 
-@pytest.fixture(scope="session")
-def registry_files(tmp_path_factory: pytest.TempPathFactory) -> RegistryFiles:
-    out = tmp_path_factory.mktemp("registry")
+# A site's own registry settings: the default's, with these changes (see `site_registry_files`).
+SITE_THRESHOLDS = (50, 100)
+SITE_RECENT_DAYS = 60
+SITE_LOOKBACK_DAYS = 120
+
+
+def write_registry_files(out: Path, *options: str) -> RegistryFiles:
+    """The registry of examples/prescriptions.csv and its MME rows, as the CLI writes them."""
     events = out / "events.csv"
     events.write_text(EVENTS, encoding="utf-8")
     runner = CliRunner()
     registry = out / "registry.csv"
     # Without --events: publish_registry cannot yet read the registry's `last_harm_event` ("kind date")
     # and refuses those rows; the events file is still published, so harm events reach the timeline.
-    result = runner.invoke(cli, ["registry", str(EXAMPLE), "--as-of", AS_OF, "-o", str(registry)])
+    result = runner.invoke(cli, ["registry", str(EXAMPLE), "--as-of", AS_OF, "-o", str(registry), *options])
     assert result.exit_code == 0, result.output
     mme = out / "mme.csv"
     result = runner.invoke(cli, ["mme", str(EXAMPLE), "-o", str(mme)])
     assert result.exit_code == 0, result.output
     return RegistryFiles(registry, out / "registry.metadata.json", out / "registry.segments.csv", mme, events)
+
+
+@pytest.fixture(scope="session")
+def registry_files(tmp_path_factory: pytest.TempPathFactory) -> RegistryFiles:
+    return write_registry_files(tmp_path_factory.mktemp("registry"))
+
+
+@pytest.fixture(scope="session")
+def site_registry_files(tmp_path_factory: pytest.TempPathFactory) -> RegistryFiles:
+    """The same registry computed with a site's own settings file (`--settings`)."""
+    out = tmp_path_factory.mktemp("site-registry")
+    default = ROOT / "src" / "taperwise" / "knowledge" / "data" / "registry" / "flags.json"
+    settings = json.loads(default.read_text(encoding="utf-8"))
+    settings["version"] = "test-site-1"
+    settings["high_dose"]["thresholds"] = list(SITE_THRESHOLDS)
+    settings["recent_days"] = SITE_RECENT_DAYS
+    settings["lookback_days"] = SITE_LOOKBACK_DAYS
+    path = out / "site-settings.json"
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    return write_registry_files(out, "--settings", str(path))
 
 
 def build_store(url: str, files: RegistryFiles) -> None:
@@ -118,6 +146,22 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
+def make_template(
+    backend: str,
+    files: RegistryFiles,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> StoreTemplate:
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("store") / "template.db"
+        build_store(f"sqlite:///{path}", files)
+        return StoreTemplate(backend, sqlite_path=path)
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    name = postgres.create()
+    build_store(pg_url(name), files)  # closes its engine: a template must have no connections
+    return StoreTemplate(backend, pg_name=name, postgres=postgres)
+
+
 @pytest.fixture(scope="session")
 def store_template(
     backend: str,
@@ -126,14 +170,18 @@ def store_template(
     request: pytest.FixtureRequest,
 ) -> StoreTemplate:
     """The loaded store, built once per backend; each test gets its own copy (argon2 hashing is slow)."""
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("store") / "template.db"
-        build_store(f"sqlite:///{path}", registry_files)
-        return StoreTemplate(backend, sqlite_path=path)
-    postgres: PostgresDatabases = request.getfixturevalue("postgres")
-    name = postgres.create()
-    build_store(pg_url(name), registry_files)  # closes its engine: a template must have no connections
-    return StoreTemplate(backend, pg_name=name, postgres=postgres)
+    return make_template(backend, registry_files, tmp_path_factory, request)
+
+
+@pytest.fixture(scope="session")
+def site_store_template(
+    backend: str,
+    site_registry_files: RegistryFiles,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> StoreTemplate:
+    """A store whose snapshot was computed with the site's own settings (SITE_THRESHOLDS, …)."""
+    return make_template(backend, site_registry_files, tmp_path_factory, request)
 
 
 @pytest.fixture

@@ -7,19 +7,31 @@ downloads a browser here. Screenshots go to test-artifacts/screenshots/ for a pe
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import uvicorn
 
 from taperwise.web import create_app
-from tests.web.conftest import PASSWORD, ROOT, SECRET, StoreTemplate
+from taperwise.web.charts import Step, trajectory_svg
+from tests.web.conftest import (
+    PASSWORD,
+    ROOT,
+    SECRET,
+    SITE_LOOKBACK_DAYS,
+    SITE_RECENT_DAYS,
+    SITE_THRESHOLDS,
+    StoreTemplate,
+)
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,6 +58,15 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def live_server(store_template: StoreTemplate, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with store_template.copy(tmp_path_factory.mktemp("live")) as url:
+        yield from serve(url)
+
+
+@pytest.fixture(scope="module")
+def site_server(
+    site_store_template: StoreTemplate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The app over a snapshot computed with a site's own settings (thresholds 50 and 100, …)."""
+    with site_store_template.copy(tmp_path_factory.mktemp("live-site")) as url:
         yield from serve(url)
 
 
@@ -100,6 +121,26 @@ def page(browser: object) -> Iterator[object]:
     context.close()
 
 
+@pytest.fixture
+def tab_of(browser: object) -> Iterator[object]:
+    """Opens tabs of a given viewport width (closed after the test)."""
+    contexts: list[object] = []
+
+    def open_tab(width: int, height: int = 900) -> object:
+        context = browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+        contexts.append(context)
+        tab = context.new_page()
+        problems: list[str] = []
+        tab.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+        tab.on("pageerror", lambda error: problems.append(str(error)))
+        tab.problems = problems
+        return tab
+
+    yield open_tab
+    for context in contexts:
+        context.close()  # type: ignore[attr-defined]
+
+
 def shot(page: object, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
@@ -137,10 +178,15 @@ def test_newcomer_signs_in_filters_to_90_mme_and_sees_the_trajectory_and_every_p
     expect(chart).to_be_visible()
     expect(chart.locator("title").first).to_have_text("Daily MME over time")
     expect(chart.locator(".threshold text")).to_have_text(["50 MME/day", "90 MME/day"])
-    prescribers = page.locator("section", has=page.get_by_role("heading", name=re.compile("By prescriber")))
-    expect(prescribers.locator("caption")).to_have_text(
-        ["Prescriber DR-B", "Prescriber DR-C", "Prescriber DR-A"]
+    # Every prescriber of S001, the benzodiazepine's too, the most recent fill first: the filter offers
+    # each, and the table holds every prescription once.
+    expect(page.get_by_label("Prescriber").locator("option")).to_have_text(
+        ["Any", "DR-B (2)", "DR-C (1)", "DR-A (3)"]
     )
+    expect(page.locator("#prescriptions")).to_contain_text(
+        "From 3 prescribers (DR-B (2), DR-C (1), DR-A (3))"
+    )
+    expect(page.locator("table.prescriptions:not(.regimen) tbody tr")).to_have_count(6)
     expect(page.get_by_role("note", name="Offer naloxone")).to_be_visible()
     shot(page, "04-patient-s001")
     assert page.problems == []  # no CSP violation or script error on the way
@@ -155,13 +201,15 @@ def test_search_finds_a_patient_whose_pharmacies_harm_event_and_benzodiazepine_a
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("table.worklist tbody tr")).to_have_count(1)
     page.get_by_role("link", name="S001").click()
-    pharmacies = page.locator("section", has=page.get_by_role("heading", name=re.compile("By pharmacy")))
-    expect(pharmacies.locator("caption")).to_have_count(3)
+    expect(page.get_by_label("Pharmacy").locator("option")).to_have_text(
+        ["Any", "PH-3 (1)", "PH-2 (2)", "PH-1 (3)"]
+    )
     expect(page.locator("svg.trajectory .harm title")).to_have_text(["opioid overdose on 2025-03-10"])
     expect(page.get_by_role("note", name="Opioid with a benzodiazepine")).to_be_visible()
     shot(page, "05-patient-s001-search")
     page.emulate_media(media="print")
-    expect(page.locator("form.filters")).to_have_count(0)
+    expect(page.locator("form.rx-filters")).to_be_hidden()  # the filters are not printed; what they
+    expect(page.locator("#rx-count")).to_be_visible()  # selected is, above the table
     shot(page, "06-patient-s001-print")
     assert page.problems == []
 
@@ -217,3 +265,231 @@ def test_a_dose_that_cannot_be_computed_reads_as_a_lower_bound_with_its_gap(page
     )
     shot(page, "08-patient-s008-dose-incomplete")
     assert page.problems == []
+
+
+def open_patient(page, base: str, label: str) -> None:  # type: ignore[no-untyped-def]
+    """From a signed-in page: search the worklist for `label` and open that patient."""
+    page.goto(f"{base}/worklist")
+    page.get_by_label("Patient id starts with (or pseudonym)").fill(label)
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("link", name=label, exact=True).click()
+    playwright_sync.expect(page.get_by_role("heading", name=f"Patient {label}")).to_be_visible()
+
+
+def rx_rows(page):  # type: ignore[no-untyped-def]
+    return page.locator("#rx-results table.prescriptions tbody tr")
+
+
+def regimen_rows(page):  # type: ignore[no-untyped-def]
+    return page.locator("table.regimen tbody tr")
+
+
+def test_the_current_regimen_shows_each_drugs_latest_supply_and_how_long_ago_it_ended(page, live_server):
+    expect = playwright_sync.expect
+    sign_in(page, live_server)
+    open_patient(page, live_server, "S001")
+    regimen = page.locator("section", has=page.get_by_role("heading", name="Current regimen"))
+    expect(regimen.locator("caption")).to_have_text("Each drug's latest supply in the last 180 days")
+    rows = regimen_rows(page)
+    expect(rows).to_have_count(2)  # oxycodone (the latest of its five fills) and alprazolam
+    expect(rows.nth(0).locator("td")).to_have_text(
+        ["12 HR Oxycodone Hydrochloride 30 MG Extended Release Oral Tablet", "2025-03-01 to 2025-03-30",
+         "ended 1 day before the registry date", "90.0", "DR-B", "ok"]
+    )  # fmt: skip
+    expect(rows.nth(1).locator("td").nth(0)).to_contain_text("Alprazolam 0.5 MG Oral Tablet")
+    expect(rows.nth(1).locator("td").nth(2)).to_have_text("ended 51 days before the registry date")
+    expect(rows.nth(1).locator("td.mme")).to_have_text("— not an opioid")
+    shot(page, "09-patient-s001-regimen")
+
+    open_patient(page, live_server, "S005")
+    expect(regimen_rows(page).first.locator("td").nth(2)).to_have_text(
+        "ended 29 days before the registry date"
+    )
+
+    # S008's oxycodone has a negative quantity: its dose is unknown, and reads so — never 0, never blank.
+    open_patient(page, live_server, "S008")
+    (row,) = regimen_rows(page).all()
+    expect(row.locator("td.mme")).to_have_text("unknown")
+    expect(row.locator("td").last).to_contain_text("quantity '-120' must be a number above zero")
+    assert page.problems == []
+
+
+def test_labels_follow_the_settings_the_snapshot_was_computed_with(page, site_server):
+    """A site with high-dose thresholds 50 and 100, 60 recent days and a 120-day lookback sees those
+    numbers — on the worklist, the chart, the facts, the flags and the regimen — never 90 or 180."""
+    expect = playwright_sync.expect
+    low, high = SITE_THRESHOLDS
+    sign_in(page, site_server)
+    expect(page.get_by_label(f"Average ≥ {high} MME/day (or unknown)")).to_be_visible()
+    headers = page.locator("table.worklist thead th")
+    expect(headers.nth(2)).to_have_text(f"Average MME/day ({SITE_RECENT_DAYS} days)")
+    expect(headers.nth(3)).to_have_text(f"Highest MME/day ({SITE_RECENT_DAYS} days)")
+    shot(page, "10-site-worklist")
+
+    open_patient(page, site_server, "S001")
+    chart = page.locator("svg.trajectory")
+    expect(chart.locator(".threshold text")).to_have_text([f"{low} MME/day", f"{high} MME/day"])
+    strokes = chart.locator(".threshold line").evaluate_all(
+        "(ls) => ls.map((l) => getComputedStyle(l).stroke)"
+    )
+    assert len(strokes) == 2
+    assert "none" not in strokes, strokes  # the site's own lines are drawn (styled as low and high)
+    expect(page.locator("figure.chart figcaption")).to_contain_text(
+        f"dashed lines at {low} and {high} MME/day"
+    )
+    average = page.locator("dt", has_text="Average MME/day").locator("xpath=following-sibling::dd")
+    expect(page.locator(".facts dt").filter(has_text="Average MME/day")).to_have_text(
+        f"Average MME/day ({SITE_RECENT_DAYS} days)"
+    )
+    expect(average).to_be_visible()
+    flags = page.locator("section", has=page.get_by_role("heading", name="Flags"))
+    expect(flags).to_contain_text(f"in the last {SITE_RECENT_DAYS} days")
+    expect(flags).not_to_contain_text("last 90 days")
+    regimen = page.locator("section", has=page.get_by_role("heading", name="Current regimen"))
+    expect(regimen.locator("caption")).to_have_text(
+        f"Each drug's latest supply in the last {SITE_LOOKBACK_DAYS} days"
+    )
+    shot(page, "11-site-patient-s001")
+    assert page.problems == []
+
+
+CHART_BOXES = """() => {
+  const svg = document.querySelector('svg.trajectory');
+  const box = (e) => { const b = e.getBoundingClientRect(); return [b.left, b.right, b.top, b.bottom]; };
+  const main = document.querySelector('main');
+  const style = getComputedStyle(main);
+  return {
+    svg: box(svg),
+    content: main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+    dates: [...svg.querySelectorAll('text.x-tick')].map((t) => [t.textContent, ...box(t)]),
+    yTicks: [...svg.querySelectorAll('text.y-tick')].map((t) => t.textContent),
+    labels: [...svg.querySelectorAll('.threshold text, .as-of text, text.y-tick')].map(box),
+  };
+}"""
+
+
+def assert_labels_apart(dates: list[list[object]]) -> None:
+    """Date label boxes (text, left, right, top, bottom) in page pixels: none overlaps the next."""
+    ordered = sorted(dates, key=lambda d: float(d[1]))  # type: ignore[arg-type]
+    for a, b in itertools.pairwise(ordered):
+        assert float(a[2]) + 2 <= float(b[1]), (a, b)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_the_chart_fills_the_content_width_with_round_ticks_and_date_labels_apart(tab_of, live_server, width):
+    page = tab_of(width)
+    sign_in(page, live_server)
+    open_patient(page, live_server, "S001")
+    found = page.evaluate(CHART_BOXES)
+    left, right, top, bottom = found["svg"]
+    assert abs((right - left) - found["content"]) <= 1, found  # the full content width
+    assert right - left > width * 0.85
+    assert found["yTicks"][:1] == ["0"]
+    assert len(found["yTicks"]) >= 3
+    assert all(float(tick) % 10 == 0 for tick in found["yTicks"])  # round values (0, 20, 40, …)
+    dates = found["dates"]
+    assert len(dates) >= 4, dates
+    assert [d[0] for d in dates] == sorted(d[0] for d in dates)
+    assert_labels_apart(dates)
+    for box in [d[1:] for d in dates] + found["labels"]:  # nothing drawn past the chart's edges
+        assert left - 0.5 <= box[0], box
+        assert box[1] <= right + 0.5, box
+        assert top - 0.5 <= box[2], box
+        assert box[3] <= bottom + 0.5, box
+    shot(page, f"12-patient-s001-{width}px")
+    page.locator("figure.chart").screenshot(path=str(SCREENSHOTS / f"13-chart-{width}px.png"))
+    for section in ("regimen", "prescriptions"):  # the tables at the same width, for a person to look at
+        page.locator("section", has=page.locator(f"#{section}-heading")).screenshot(
+            path=str(SCREENSHOTS / f"16-{section}-{width}px.png")
+        )
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("viewport", [1400, 800])
+def test_date_labels_stay_apart_in_chromium_for_a_month_to_ten_years(tab_of, viewport):
+    """The chart's own label widths are estimates; here the real font measures them, for spans from 30
+    days to ten years, drawn into containers from phone to desk width, with the stylesheet's text size
+    for wide and for narrow screens."""
+    page = tab_of(viewport)
+    first = dt.date(2016, 3, 17)
+    charts = []
+    for n, days in enumerate((30, 45, 90, 180, 365, 540, 730, 1095, 1826, 2557, 3653)):
+        steps = [Step(first, first + dt.timedelta(days=days - 1), Decimal(120))]
+        for size in (360, 800, 1300):
+            svg = trajectory_svg(steps, as_of=first + dt.timedelta(days=days - 1), chart_id=f"c{n}-{size}")
+            charts.append(f'<figure class="chart sized-{size}" data-days="{days}">{svg}</figure>')
+    page.set_content("<!doctype html><html><body><main>" + "".join(charts) + "</main></body></html>")
+    page.add_style_tag(path=str(ROOT / "src" / "taperwise" / "web" / "static" / "taperwise.css"))
+    page.add_style_tag(
+        content=".sized-360 { width: 360px } .sized-800 { width: 800px } .sized-1300 { width: 1300px }"
+    )
+    measured = page.locator("svg.trajectory").evaluate_all(
+        """(svgs) => svgs.map((svg) => [...svg.querySelectorAll('text.x-tick')].map((t) => {
+             const b = t.getBoundingClientRect(); return [t.textContent, b.left, b.right]; }))"""
+    )
+    assert len(measured) == len(charts)
+    for dates in measured:
+        assert len(dates) >= 2, dates
+        assert_labels_apart(dates)
+    shot(page, f"14-chart-spans-{viewport}px")
+
+
+def test_the_prescription_table_filters_in_place_with_htmx(page, live_server):
+    expect = playwright_sync.expect
+    sign_in(page, live_server)
+    open_patient(page, live_server, "S001")
+    rows = rx_rows(page)
+    expect(rows).to_have_count(6)
+    expect(rows.locator("td.date .start")).to_have_text(
+        ["2025-03-01", "2025-01-28", "2025-01-10", "2025-01-01", "2025-01-01", "2024-12-02"]
+    )  # every prescription once, newest first
+    page.evaluate("() => { window.keptAcrossSwaps = true; }")
+
+    page.get_by_label("Prescriber", exact=True).select_option("DR-B")
+    expect(rows).to_have_count(2)
+    expect(page).to_have_url(re.compile(r"prescriber=DR-B"))
+    expect(page.locator("#rx-count")).to_contain_text("2 of 6 prescriptions, newest first: prescriber DR-B")
+    expect(rows.locator("td:nth-child(6)")).to_have_text(["DR-B", "DR-B"])
+
+    page.get_by_label("From", exact=True).fill("2025-03-05")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td.date .start")).to_have_text("2025-03-01")  # supply overlapping the range
+    page.get_by_label("To", exact=True).fill("2025-01-01")  # before From: refused with a message, in place
+    expect(page.get_by_role("alert")).to_contain_text("The date range ends before it starts")
+    expect(rows).to_have_count(6)  # nothing hidden by a filter the page cannot show as set
+    page.locator("#prescriptions").screenshot(path=str(SCREENSHOTS / "15-prescriptions-refused-range.png"))
+    assert page.evaluate("() => window.keptAcrossSwaps") is True  # no page load: htmx swapped the table
+
+    page.get_by_role("link", name="Clear filters").click()  # an ordinary link: the whole page, unfiltered
+    expect(page).to_have_url(re.compile(r"/patients/\d+#prescriptions$"))
+    expect(rows).to_have_count(6)
+    page.get_by_label("Drug", exact=True).select_option("alprazolam")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td.mme")).to_have_text("— not an opioid")
+    page.get_by_label("Drug", exact=True).select_option("")
+    expect(rows).to_have_count(6)
+    page.get_by_label("Order", exact=True).select_option("oldest")
+    expect(rows.first.locator("td.date .start")).to_have_text("2024-12-02")
+    expect(page.locator("#rx-count")).to_have_text("All 6 prescriptions, oldest first.")
+    shot(page, "15-patient-s001-prescriptions-oldest-first")
+    # The refused date range was a 400, which Chromium reports as a failed load; nothing else went wrong.
+    assert [p for p in page.problems if "status of 400" not in p] == []
+
+
+def test_the_prescription_filters_work_without_javascript(browser, live_server):
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in(page, live_server)
+        open_patient(page, live_server, "S001")
+        form = page.locator("form.rx-filters")
+        form.get_by_label("Pharmacy").select_option("PH-1")
+        form.get_by_label("Status").select_option("ok")
+        form.get_by_role("button", name="Apply").click()
+        page.wait_for_url(re.compile(r"pharmacy=PH-1"))
+        rows = rx_rows(page)
+        playwright_sync.expect(rows).to_have_count(3)
+        playwright_sync.expect(rows.locator("td:nth-child(7)")).to_have_text(["PH-1"] * 3)
+        playwright_sync.expect(form.get_by_label("Pharmacy")).to_have_value("PH-1")  # the form shows it set
+    finally:
+        context.close()

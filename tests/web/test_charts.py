@@ -9,7 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from taperwise.web.charts import DEFAULT_THRESHOLDS, Mark, Scale, Step, step_points, trajectory_svg
+from taperwise.web.charts import (
+    DEFAULT_THRESHOLDS,
+    FONT_SIZE,
+    MAX_FONT_SIZE,
+    Mark,
+    Scale,
+    Step,
+    date_labels,
+    step_points,
+    trajectory_svg,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 D = dt.date.fromisoformat
@@ -50,7 +60,8 @@ def test_both_thresholds_are_drawn_and_labelled_even_when_the_dose_is_low():
     assert "90 MME/day" in labels
     ys = {g.get("class"): float(g.find(f"{SVG}line").get("y1")) for g in svg.iter(f"{SVG}g")
           if "threshold" in (g.get("class") or "")}  # fmt: skip
-    assert ys["threshold threshold-90"] < ys["threshold threshold-50"]  # 90 is higher on the page
+    high, low = ys["threshold threshold-high threshold-90"], ys["threshold threshold-low threshold-50"]
+    assert high < low  # 90 is higher on the page
     assert min(ys.values()) > 0  # inside the plot, not clipped off the top
 
 
@@ -96,3 +107,113 @@ def test_y_ticks_are_round_values_that_a_plateau_reads_against(plateau: int, exp
     assert len(ticks) <= 8
     spacing = {b - a for a, b in itertools.pairwise(y_ticks(scale))}
     assert len(spacing) == 1  # evenly spaced
+
+
+# A stricter width per character than the chart's own (0.7 em), at the largest font size the stylesheet
+# sets: DejaVu Sans, the widest usual sans font, has 0.64 em digits; if labels this wide do not overlap,
+# no real font's do.
+TEST_CHAR_EM = 0.75
+SPANS = (
+    1,
+    7,
+    30,
+    31,
+    45,
+    60,
+    90,
+    120,
+    180,
+    200,
+    365,
+    366,
+    500,
+    730,
+    1000,
+    1461,
+    2000,
+    2557,
+    3000,
+    3653,
+    4000,
+)
+STARTS = (D("2015-01-01"), D("2019-02-28"), D("2020-02-29"), D("2023-07-17"), D("2024-12-31"))
+WIDTHS = (480, 640, 760, 960, 1200, 1600)
+
+
+def x_labels(markup: str) -> tuple[int, list[tuple[float, str]]]:
+    """The drawn width and the date labels (centre x, text) of a chart."""
+    svg = parse(markup)
+    width = int(svg.get("viewBox").split()[2])
+    ticks = [t for t in svg.iter(f"{SVG}text") if "x-tick" in (t.get("class") or "")]
+    assert all(t.get("text-anchor") == "middle" for t in ticks)
+    return width, [(float(t.get("x")), t.text or "") for t in ticks]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("days", SPANS)
+def test_date_labels_never_overlap_whatever_the_span_and_the_width(days: int, width: int) -> None:
+    for first in STARTS:
+        steps = [Step(first, first + dt.timedelta(days=days - 1), Decimal(60))]
+        drawn, labels = x_labels(trajectory_svg(steps, width=width))
+        assert drawn == width
+        if days >= 30 and width >= 760:
+            assert len(labels) >= 2, (first, days, width)  # a reader can place a date on the line
+        half = TEST_CHAR_EM * MAX_FONT_SIZE / 2
+        boxes = sorted((x - len(t) * half, x + len(t) * half) for x, t in labels)
+        for (_, right), (left, _) in itertools.pairwise(boxes):
+            assert left - right >= 4, (first, days, width, labels)
+        assert all(left >= 0 and right <= width for left, right in boxes), (first, days, width)
+
+
+@pytest.mark.parametrize(
+    ("days", "width", "texts"),
+    [
+        (4, 960, ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"]),  # days
+        (9, 960, ["2025-01-01", "2025-01-03", "2025-01-05", "2025-01-07", "2025-01-09"]),  # every second day
+        (30, 960, ["2025-01-06", "2025-01-13", "2025-01-20", "2025-01-27"]),  # Mondays
+        (180, 960, ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"]),  # months
+        (365, 960, ["2025-01", "2025-03", "2025-05", "2025-07", "2025-09", "2025-11"]),  # every 2 months
+        (540, 960, ["2025-01", "2025-04", "2025-07", "2025-10", "2026-01", "2026-04"]),  # quarters
+        (730, 960, ["2025-01", "2025-07", "2026-01", "2026-07"]),  # half-years
+        (3653, 960, [str(year) for year in range(2025, 2036)]),  # years (to 2035-01-01, the last day)
+        (3653, 760, [str(year) for year in range(2026, 2036, 2)]),  # every second year
+        (3653, 480, ["2025", "2030", "2035"]),  # every fifth
+    ],
+)
+def test_date_labels_are_round_calendar_steps_as_fine_as_fit(days: int, width: int, texts: list[str]) -> None:
+    first = D("2025-01-01")
+    scale = Scale(first, first + dt.timedelta(days=days), Decimal(100), width=width)
+    assert [label.text for label in date_labels(scale)] == texts
+
+
+def test_the_chart_scales_to_its_container_and_its_text_with_it():
+    svg = parse(trajectory_svg([Step(D("2025-01-01"), D("2025-03-30"), Decimal(120))], as_of=D("2025-03-31")))
+    assert svg.get("width") == "100%"
+    assert svg.get("height") is None  # the height follows the width (CSS height: auto)
+    assert svg.get("preserveAspectRatio") == "xMidYMid meet"
+    assert svg.get("font-size") == str(FONT_SIZE)  # viewBox units: the labels scale with the drawing
+
+
+def test_a_sites_own_thresholds_are_drawn_labelled_and_styled_as_low_and_high():
+    steps = [Step(D("2025-01-01"), D("2025-03-30"), Decimal(120))]
+    svg = parse(trajectory_svg(steps, as_of=D("2025-03-31"), thresholds=(Decimal(50), Decimal(100))))
+    groups = {g.get("class"): g for g in svg.iter(f"{SVG}g") if "threshold" in (g.get("class") or "")}
+    assert set(groups) == {"threshold threshold-low threshold-50", "threshold threshold-high threshold-100"}
+    assert [g.find(f"{SVG}text").text for g in groups.values()] == ["50 MME/day", "100 MME/day"]
+
+
+def test_labels_of_thresholds_drawn_close_together_do_not_overlap():
+    steps = [Step(D("2025-01-01"), D("2025-03-30"), Decimal(900))]
+    svg = parse(trajectory_svg(steps, as_of=D("2025-03-31"), thresholds=(Decimal(90), Decimal(100))))
+    ys = sorted(float(t.get("y")) for g in svg.iter(f"{SVG}g") if "threshold" in (g.get("class") or "")
+                for t in g.iter(f"{SVG}text"))  # fmt: skip
+    assert ys[1] - ys[0] >= FONT_SIZE
+
+
+def test_the_chart_shows_at_least_the_lookback_window_before_the_registry_date():
+    from taperwise.web.charts import _scale
+
+    steps = [Step(D("2025-03-01"), D("2025-03-30"), Decimal(60))]
+    for window, first in ((120, "2024-12-02"), (365, "2024-04-01")):
+        scale = _scale(steps, D("2025-03-31"), DEFAULT_THRESHOLDS, window_days=window)
+        assert (scale.first, scale.last) == (D(first), D("2025-04-01"))

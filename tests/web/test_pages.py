@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import escape, unescape
 
 import pytest
 from fastapi.testclient import TestClient
@@ -115,7 +116,7 @@ def test_the_patient_page_shows_the_picture(signed_in: TestClient):
     ids = patient_ids(signed_in)
     html = signed_in.get(f"/patients/{ids['S001']}").text
     assert '<svg class="trajectory"' in html
-    assert all(f"Prescriber {p}" in html for p in ("DR-A", "DR-B", "DR-C"))
+    assert "From 3 prescribers (DR-B (2), DR-C (1), DR-A (3))" in html  # every prescriber, benzo's too
     assert "Offer naloxone" in html
     assert "Opioid with a benzodiazepine" in html
     assert "opioid overdose on 2025-03-10" in html  # the harm event on the chart
@@ -179,3 +180,155 @@ def test_an_analyst_sees_pseudonyms_only(client: TestClient):
     patient = client.get(f"/patients/{patient_ids(client)[shown[0]]}").text
     assert "S00" not in patient
     assert "De-identified" in patient
+
+
+def rx_cells(html: str) -> list[list[str]]:
+    """The prescription table's rows (of the whole page or of the htmx fragment), as cell texts."""
+    start = html.find('<table class="prescriptions" aria-describedby="rx-count">')
+    if start < 0:
+        return []
+    body = html[html.index("<tbody>", start) : html.index("</tbody>", start)]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
+    return [[unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in row] for row in cells]
+
+
+def options(html: str, name: str) -> list[str]:
+    select = re.search(rf'<select id="rx-{name}" name="{name}">(.*?)</select>', html, re.S)
+    assert select is not None
+    return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+
+def test_the_patient_page_shows_every_prescription_once_in_one_table_newest_first(signed_in: TestClient):
+    html = signed_in.get(f"/patients/{patient_ids(signed_in)['S001']}").text
+    assert "By prescriber" not in html
+    assert "By pharmacy" not in html
+    rows = rx_cells(html)
+    assert [row[0][:10] for row in rows] == ["2025-03-01", "2025-01-28", "2025-01-10", "2025-01-01",
+                                             "2025-01-01", "2024-12-02"]  # fmt: skip
+    assert sorted((row[5], row[6]) for row in rows) == sorted(
+        [("DR-A", "PH-1")] * 3 + [("DR-B", "PH-2"), ("DR-B", "PH-3"), ("DR-C", "PH-2")]
+    )
+    assert options(html, "prescriber") == ["", "DR-B", "DR-C", "DR-A"]  # most recent fill first
+    assert options(html, "pharmacy") == ["", "PH-3", "PH-2", "PH-1"]
+    assert options(html, "drug") == ["", "alprazolam", "oxycodone"]
+    assert options(html, "status") == ["", "not_opioid", "ok"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"prescriber": "DR-A"}, 3),
+        ({"pharmacy": "PH-2"}, 2),
+        ({"drug": "alprazolam"}, 1),
+        ({"status": "ok"}, 5),
+        ({"from": "2025-03-01"}, 1),
+        ({"to": "2024-12-31"}, 1),
+        ({"from": "2025-01-05", "to": "2025-01-12"}, 3),  # overlapping it: both 01-01 fills, 01-10
+        ({"prescriber": "DR-B", "pharmacy": "PH-2"}, 1),
+        ({"prescriber": "DR-C", "status": "ok"}, 0),
+    ],
+)
+def test_prescription_filters_narrow_the_table(signed_in: TestClient, query: dict[str, str], expected: int):
+    response = signed_in.get(f"/patients/{patient_ids(signed_in)['S001']}", params=query)
+    assert response.status_code == 200
+    rows = rx_cells(response.text)
+    assert len(rows) == expected
+    if expected == 0:
+        assert "No prescriptions match these filters" in response.text
+    for name, column in (("prescriber", 5), ("pharmacy", 6)):
+        if name in query:
+            assert {row[column] for row in rows} <= {query[name]}
+
+
+def test_an_unknown_dose_reads_unknown_in_the_table_and_an_excluded_one_not_counted(signed_in: TestClient):
+    rows = rx_cells(signed_in.get(f"/patients/{patient_ids(signed_in)['S008']}").text)
+    doses = {row[7].split(":")[0]: row[4] for row in rows}
+    assert doses == {"excluded": "not counted", "insufficient_data": "unknown", "unrecognized": "unknown"}
+    assert all(row[4] not in ("", "0", "0.0") for row in rows)
+    assert any("quantity '-120' must be a number above zero" in row[7] for row in rows)
+
+
+def test_a_date_range_says_how_many_undated_records_it_leaves_out(signed_in: TestClient):
+    response = signed_in.get(f"/patients/{patient_ids(signed_in)['S008']}", params={"from": "2025-01-01"})
+    assert "3 records without usable dates are not shown while a date range is set" in response.text
+
+
+def test_an_htmx_filter_change_gets_only_the_prescription_table(signed_in: TestClient):
+    response = signed_in.get(f"/patients/{patient_ids(signed_in)['S001']}", params={"prescriber": "DR-B"},
+                             headers={"HX-Request": "true"})  # fmt: skip
+    assert response.status_code == 200
+    assert "<html" not in response.text
+    assert "<form" not in response.text
+    assert "<svg" not in response.text
+    assert len(rx_cells(response.text)) == 2
+
+
+HOSTILE = '<script>alert("x")</script>'
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"prescriber": "DR-Z"}, "Prescriber: that value is not one of this patient&#39;s prescriptions"),
+        ({"pharmacy": HOSTILE}, "Pharmacy: that value is not one of"),
+        ({"drug": "oxy\x00codone"}, "Drug: the value contains control characters"),
+        ({"status": "x" * 500}, "Status: the value is too long"),
+        ({"from": "2025-02-30"}, "From: use a real date written YYYY-MM-DD"),
+        ({"to": "' OR 1=1 --"}, "To: use a real date written YYYY-MM-DD"),
+        ({"from": "2025-03-01", "to": "2025-01-01"}, "The date range ends before it starts"),
+        ({"sort": HOSTILE}, "Order: choose newest first or oldest first"),
+    ],
+)
+@pytest.mark.parametrize("htmx", [False, True])
+def test_unusable_prescription_filters_get_a_clear_message_and_are_never_echoed(
+    signed_in: TestClient, query: dict[str, str], message: str, htmx: bool
+):
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = signed_in.get(f"/patients/{patient_ids(signed_in)['S001']}", params=query, headers=headers)
+    assert response.status_code == 400
+    assert message in response.text
+    assert "Every prescription is shown" in response.text
+    assert len(rx_cells(response.text)) == 6
+    for value in query.values():
+        if value not in ("2025-03-01", "2025-01-01"):  # the refused range's dates are real table dates
+            assert value not in response.text
+            assert escape(value) not in response.text  # not even escaped: the value is never repeated
+
+
+def test_an_analyst_can_filter_only_by_what_an_analyst_sees(client: TestClient):
+    sign_in(client, "ana.lyst")
+    number = patient_ids(client)[labels(client.get("/worklist").text)[0]]
+    html = client.get(f"/patients/{number}").text
+    assert "S00" not in html  # no registry id, no prescription id, in the table or the filters
+    rows = rx_cells(html)
+    assert rows
+    assert set(options(html, "prescriber")) - {""} == {row[5] for row in rows}
+    assert set(options(html, "pharmacy")) - {""} == {row[6] for row in rows}
+    chosen = options(html, "prescriber")[1]
+    filtered = client.get(f"/patients/{number}", params={"prescriber": chosen})
+    assert filtered.status_code == 200
+    assert {row[5] for row in rx_cells(filtered.text)} == {chosen}
+    assert "S00" not in filtered.text
+
+
+def test_every_filtered_read_of_a_patient_is_audited(signed_in: TestClient, store_url: str):
+    number = patient_ids(signed_in)["S001"]
+
+    def views() -> int:
+        with open_store(store_url).session() as s:
+            return len(s.scalars(select(AuditEvent.id).where(
+                AuditEvent.action == "view", AuditEvent.entity_id == str(number))).all())  # fmt: skip
+
+    before = views()
+    signed_in.get(f"/patients/{number}", params={"prescriber": "DR-A"})
+    signed_in.get(f"/patients/{number}", params={"pharmacy": "PH-1"}, headers={"HX-Request": "true"})
+    signed_in.get(f"/patients/{number}", params={"prescriber": "DR-Z"})  # refused, but the page was read
+    assert views() == before + 3
+
+
+def test_the_chart_of_an_incomplete_dose_says_its_line_is_a_lower_bound(signed_in: TestClient):
+    ids = patient_ids(signed_in)
+    caption = "where it rests on 0, the dose may not be 0"
+    assert caption in signed_in.get(f"/patients/{ids['S008']}").text
+    assert caption not in signed_in.get(f"/patients/{ids['S001']}").text

@@ -57,3 +57,16 @@ def test_a_supply_whose_dose_is_unknown_is_shown_not_dropped() -> None:
                                       status="insufficient_data")), 180)  # fmt: skip
     assert line.prescription.daily_mme is None
     assert line.days_since_end == 1
+
+
+def test_the_dose_now_above_flag_uses_the_threshold_the_snapshot_was_computed_with() -> None:
+    from taperwise.store.models import RegistryEntry
+    from taperwise.web.picture import flags_of
+
+    entry = RegistryEntry(avg_daily_mme_90d=Decimal(40), current_daily_mme=Decimal(80), dose_complete=True,
+                          restarted_after_gap=False, high_dose_50=False, high_dose_90=False,
+                          benzo_overlap_days_90d=0, ltot=False, multi_provider=False, new_prescriber=False,
+                          buprenorphine_days_90d=0, problem_records_180d=0)  # fmt: skip
+    values: dict[str, object] = {"low": 50, "high": 90, "recent": 90, "lookback": 180}
+    assert [f.name for f in flags_of(entry, {}, values)] == ["current_daily_mme"]
+    assert flags_of(entry, {}, values | {"low": 90, "high": 120}) == []  # a site whose low line is 90

@@ -7,11 +7,17 @@ no segment are drawn at zero. The 50 and 90 MME/day lines are the registry's hig
 nothing. Harm events are marked on the time axis with their kind and date as an SVG `<title>`. The chart
 carries `<title>` and `<desc>` for screen readers, and the page shows the same numbers as a table.
 Every piece of text is escaped here, since the SVG is inserted into the page as markup.
+
+The SVG has a `viewBox` and fills the width of its container (CSS `width: 100%`), text included, so a
+layout that fits in the drawn width fits at any width on screen. The date labels are chosen for that
+drawn width: the finest round calendar step (days, weeks, months, quarters, half-years, years) whose
+labels, measured with a generous width per character, keep a clear gap between them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,9 +25,14 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 760, 300
-LEFT, RIGHT, TOP, BOTTOM = 56, 96, 16, 48  # labels of the thresholds sit in the right margin
+WIDTH, HEIGHT = 960, 320  # the drawn size (viewBox units); the page scales it to the content width
+LEFT, RIGHT, TOP, BOTTOM = 60, 136, 12, 60  # threshold labels: right margin; dates, registry date: below
+FONT_SIZE = 12  # viewBox units, set on the <svg> so every label scales with the chart
+MAX_FONT_SIZE = 16  # the largest the stylesheet sets (narrow screens draw the chart smaller, so larger text)
+CHAR_EM = 0.7  # a generous width of one character, in em (DejaVu Sans digits are 0.64 em)
+MIN_LABEL_GAP = 16  # viewBox units between two date labels, at the least
 DEFAULT_THRESHOLDS = (Decimal(50), Decimal(90))
+DEFAULT_WINDOW_DAYS = 180
 HARM_KINDS_SHOWN_AS_OVERDOSE = frozenset({"opioid_overdose", "overdose", "poisoning"})
 
 
@@ -43,26 +54,40 @@ class Scale:
     first: dt.date
     last: dt.date  # exclusive: the day after the last day drawn
     top: Decimal
+    width: int = WIDTH
+    height: int = HEIGHT
+
+    @property
+    def right(self) -> float:
+        """The right edge of the plot (the threshold labels are beyond it)."""
+        return float(self.width - RIGHT)
 
     def x(self, day: dt.date) -> float:
         span = max((self.last - self.first).days, 1)
-        return LEFT + (WIDTH - LEFT - RIGHT) * (day - self.first).days / span
+        return LEFT + (self.width - LEFT - RIGHT) * (day - self.first).days / span
 
     def y(self, mme: Decimal) -> float:
-        return TOP + (HEIGHT - TOP - BOTTOM) * float(1 - mme / self.top)
+        return TOP + (self.height - TOP - BOTTOM) * float(1 - mme / self.top)
 
 
-def _scale(steps: Sequence[Step], as_of: dt.date | None, thresholds: Sequence[Decimal]) -> Scale:
+def _scale(
+    steps: Sequence[Step],
+    as_of: dt.date | None,
+    thresholds: Sequence[Decimal],
+    *,
+    width: int = WIDTH,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+) -> Scale:
     days = [s.start_date for s in steps] + [s.end_date + dt.timedelta(days=1) for s in steps]
-    if as_of is not None:
-        days += [as_of - dt.timedelta(days=179), as_of + dt.timedelta(days=1)]
+    if as_of is not None:  # at least the registry's lookback window, ending on the registry date
+        days += [as_of - dt.timedelta(days=window_days - 1), as_of + dt.timedelta(days=1)]
     if not days:
         today = dt.date.today()
-        days = [today - dt.timedelta(days=180), today]
+        days = [today - dt.timedelta(days=window_days), today]
     highest = max([s.daily_mme for s in steps] + [max(thresholds, default=Decimal(90))])
     step = tick_step(highest * Decimal("1.1"))
     top = (highest * Decimal("1.1") / step).to_integral_value(rounding="ROUND_CEILING") * step
-    return Scale(min(days), max(days), max(top, step))
+    return Scale(min(days), max(days), max(top, step), width=width)
 
 
 _NICE = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(4), Decimal(5))
@@ -106,15 +131,83 @@ def step_points(steps: Sequence[Step], scale: Scale) -> list[tuple[float, float]
     return points
 
 
-def _month_ticks(scale: Scale) -> list[dt.date]:
-    day = scale.first.replace(day=1)
-    ticks: list[dt.date] = []
-    while day < scale.last:
-        if day >= scale.first:
-            ticks.append(day)
-        day = (day + dt.timedelta(days=32)).replace(day=1)
-    stride = max(1, len(ticks) // 8)  # at most about eight labels, whatever the span
-    return ticks[::stride]
+@dataclass(frozen=True)
+class DateStep:
+    """A round calendar step between date labels: `count` days, weeks (from Mondays), months (from
+    January: 3 is quarters, 6 half-years) or years (from years divisible by `count`)."""
+
+    unit: str
+    count: int
+    fmt: str
+
+
+DATE_STEPS = (
+    DateStep("day", 1, "%Y-%m-%d"),
+    DateStep("day", 2, "%Y-%m-%d"),
+    DateStep("week", 1, "%Y-%m-%d"),
+    DateStep("week", 2, "%Y-%m-%d"),
+    DateStep("month", 1, "%Y-%m"),
+    DateStep("month", 2, "%Y-%m"),
+    DateStep("month", 3, "%Y-%m"),
+    DateStep("month", 6, "%Y-%m"),
+    *(DateStep("year", n, "%Y") for n in (1, 2, 5, 10, 20, 50, 100)),
+)
+
+
+@dataclass(frozen=True)
+class DateLabel:
+    day: dt.date
+    text: str
+    x: float
+
+
+def label_width(text: str) -> float:
+    """A generous width of a label in viewBox units: wider than any digit of the usual sans fonts, at the
+    largest font size the stylesheet may set."""
+    return len(text) * CHAR_EM * MAX_FONT_SIZE
+
+
+def _step_days(step: DateStep, first: dt.date, last: dt.date) -> list[dt.date]:
+    """The days of `step` from `first` up to (not including) `last`."""
+    if step.unit == "day":
+        return [first + dt.timedelta(days=n) for n in range(0, (last - first).days, step.count)]
+    if step.unit == "week":
+        monday = first + dt.timedelta(days=-first.weekday() % 7)
+        return [monday + dt.timedelta(days=n) for n in range(0, (last - monday).days, 7 * step.count)]
+    months_per = step.count if step.unit == "month" else 12 * step.count
+    month = first.year * 12 + first.month - 1  # months since year 0
+    month += -month % months_per  # the first whole step at or after `first`'s month
+    days: list[dt.date] = []
+    while True:
+        day = dt.date(month // 12, month % 12 + 1, 1)
+        if day >= last:
+            return days
+        if day >= first:
+            days.append(day)
+        month += months_per
+
+
+def _fits(labels: Sequence[DateLabel], width: int) -> bool:
+    """No two labels closer than MIN_LABEL_GAP, none past the edge of the drawing."""
+    for label in labels:
+        half = label_width(label.text) / 2
+        if label.x - half < 0 or label.x + half > width:
+            return False
+    return all(
+        b.x - a.x >= (label_width(a.text) + label_width(b.text)) / 2 + MIN_LABEL_GAP
+        for a, b in itertools.pairwise(labels)
+    )
+
+
+def date_labels(scale: Scale) -> list[DateLabel]:
+    """The x-axis labels: the finest round calendar step whose labels fit the drawn width without
+    overlapping, whatever the span (a month or ten years). None when not even a century step fits."""
+    for step in DATE_STEPS:
+        days = _step_days(step, scale.first, scale.last)
+        labels = [DateLabel(day, f"{day:{step.fmt}}", scale.x(day)) for day in days]
+        if labels and _fits(labels, scale.width):
+            return labels
+    return []
 
 
 def describe(steps: Sequence[Step], marks: Sequence[Mark], as_of: dt.date | None) -> str:
@@ -137,32 +230,45 @@ def describe(steps: Sequence[Step], marks: Sequence[Mark], as_of: dt.date | None
     return text
 
 
-def _threshold(scale: Scale, value: Decimal) -> str:
-    y = scale.y(value)
-    label = f"{value.normalize():f} MME/day"
-    return (
-        f'<g class="threshold threshold-{value.normalize():f}">'
-        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-        f'<text x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}" text-anchor="start">{escape(label)}</text></g>'
-    )
+def _thresholds(scale: Scale, thresholds: Sequence[Decimal]) -> list[str]:
+    """The dashed high-dose lines, labelled in the right margin; the labels of two thresholds drawn close
+    together are moved apart so they never overlap. Classes name the low and the high one (and the value),
+    so a site's own thresholds (50 and 100, 90 and 120) are styled like the default's."""
+    ordered = sorted(thresholds)
+    label_ys: list[float] = []
+    for value in ordered:  # lowest first: the lowest sits on its line, higher ones move up if crowded
+        y = scale.y(value) + 4
+        if label_ys and label_ys[-1] - y < FONT_SIZE + 2:
+            y = label_ys[-1] - FONT_SIZE - 2
+        label_ys.append(y)
+    parts = []
+    for n, (value, label_y) in enumerate(zip(ordered, label_ys, strict=True)):
+        y = scale.y(value)
+        rank = "high" if n == len(ordered) - 1 and n > 0 else "low"
+        text = f"{value.normalize():f} MME/day"
+        parts.append(
+            f'<g class="threshold threshold-{rank} threshold-{value.normalize():f}">'
+            f'<line x1="{LEFT}" x2="{scale.right:.1f}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text x="{scale.right + 6:.1f}" y="{label_y:.1f}" text-anchor="start">{escape(text)}</text></g>'
+        )
+    return parts
 
 
-def _axes(scale: Scale, thresholds: Sequence[Decimal]) -> list[str]:
+def _axes(scale: Scale) -> list[str]:
     zero = scale.y(Decimal(0))
-    parts = [f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}"/>',
+    middle = TOP + (scale.height - TOP - BOTTOM) / 2
+    parts = [f'<line class="axis" x1="{LEFT}" x2="{scale.right:.1f}" y1="{zero:.1f}" y2="{zero:.1f}"/>',
              f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{zero:.1f}"/>']  # fmt: skip
     for value in y_ticks(scale):  # round values; the thresholds are labelled on their own lines
         y = scale.y(value)
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                     f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{scale.right:.1f}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                     f'<text class="tick y-tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
                      f'text-anchor="end">{value.normalize():f}</text>')  # fmt: skip
-    for day in _month_ticks(scale):
-        x = scale.x(day)
-        parts.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{zero:.1f}" y2="{zero + 4:.1f}"/>'
-                     f'<text class="tick" x="{x:.1f}" y="{zero + 16:.1f}" text-anchor="middle">'
-                     f"{day:%Y-%m}</text>")  # fmt: skip
-    parts.append(f'<text class="axis-label" x="14" y="{TOP + (HEIGHT - TOP - BOTTOM) / 2:.1f}" '
-                 f'transform="rotate(-90 14 {TOP + (HEIGHT - TOP - BOTTOM) / 2:.1f})" '
+    for label in date_labels(scale):
+        parts.append(f'<line class="axis" x1="{label.x:.1f}" x2="{label.x:.1f}" y1="{zero:.1f}" '
+                     f'y2="{zero + 4:.1f}"/><text class="tick x-tick" x="{label.x:.1f}" y="{zero + 18:.1f}" '
+                     f'text-anchor="middle">{escape(label.text)}</text>')  # fmt: skip
+    parts.append(f'<text class="axis-label" x="14" y="{middle:.1f}" transform="rotate(-90 14 {middle:.1f})" '
                  'text-anchor="middle">MME/day</text>')  # fmt: skip
     return parts
 
@@ -190,25 +296,30 @@ def trajectory_svg(
     as_of: dt.date | None = None,
     thresholds: Sequence[Decimal] = DEFAULT_THRESHOLDS,
     chart_id: str = "trajectory",
+    width: int = WIDTH,
+    window_days: int = DEFAULT_WINDOW_DAYS,
 ) -> Markup:
-    """The whole chart as one `<svg>` element, safe to insert into a page."""
-    scale = _scale(steps, as_of, thresholds)
+    """The whole chart as one `<svg>` element, safe to insert into a page. `width` is the drawn width in
+    viewBox units (the page scales the drawing to its container); `window_days` the registry's lookback,
+    the least span drawn before the registry date."""
+    scale = _scale(steps, as_of, thresholds, width=width, window_days=window_days)
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in step_points(steps, scale))
     cid = escape(chart_id)
     parts = [
-        f'<svg class="trajectory" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="trajectory" viewBox="0 0 {scale.width} {scale.height}" width="100%" '
+        f'preserveAspectRatio="xMidYMid meet" font-size="{FONT_SIZE}" role="img" '
         f'xmlns="http://www.w3.org/2000/svg" aria-labelledby="{cid}-title {cid}-desc" id="{cid}">',
         f'<title id="{cid}-title">Daily MME over time</title>',
         f'<desc id="{cid}-desc">{escape(describe(steps, marks, as_of))}</desc>',
-        *_axes(scale, thresholds),
-        *(_threshold(scale, value) for value in thresholds),
+        *_axes(scale),
+        *_thresholds(scale, thresholds),
     ]
-    if as_of is not None:
+    if as_of is not None:  # its label under the date labels, clear of the line, the harm marks and the dates
         x = scale.x(as_of + dt.timedelta(days=1))
         zero = scale.y(Decimal(0))
         parts.append(
-            f'<g class="as-of"><line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{zero:.1f}"/>'
-            f'<text x="{x - 4:.1f}" y="{TOP + 10}" text-anchor="end">registry date {as_of}</text></g>'
+            f'<g class="as-of"><line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{zero + 24:.1f}"/>'
+            f'<text x="{x:.1f}" y="{zero + 42:.1f}" text-anchor="end">registry date {as_of}</text></g>'
         )
     parts += [f'<polyline class="mme-line" points="{path}"/>', *_harm_marks(scale, marks), "</svg>"]
     return Markup("".join(parts))

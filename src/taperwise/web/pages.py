@@ -1,9 +1,10 @@
 """The HTML pages: the worklist and the patient's picture (login lives in `auth`).
 
-Server-rendered and complete without JavaScript: the worklist's filters are a GET form, so a filter
-change is an ordinary page load; with htmx present the same request returns only the results fragment
-(`HX-Request` header) and the address bar follows. Every patient page goes through the store's
-`patient_view`, which checks the organisation and writes the audit event in the same transaction.
+Server-rendered and complete without JavaScript: the worklist's filters and the patient page's
+prescription filters are GET forms, so a filter change is an ordinary page load; with htmx present the
+same request returns only the results fragment (`HX-Request` header) and the address bar follows. Every
+patient page, fragment or whole, goes through the store's `patient_view`, which checks the organisation
+and writes the audit event in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from taperwise.store.worklist import current_metadata, patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.charts import trajectory_svg
 from taperwise.web.filters import FILTER_NAMES, FilterError, WorklistFilters
-from taperwise.web.picture import label_values, picture_of
+from taperwise.web.picture import harm_window_days, label_values, picture_of
 from taperwise.web.rendering import render
+from taperwise.web.rx_filters import prescription_table
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,6 +32,12 @@ FILTER_LABELS = {
     "new_prescriber": "New prescriber",
 }
 assert set(FILTER_LABELS) == set(FILTER_NAMES)
+
+
+def _fragment(request: Request) -> bool:
+    """An htmx request for a part of the page (not htmx restoring a whole page from history)."""
+    headers = request.headers
+    return headers.get("HX-Request") == "true" and headers.get("HX-History-Restore-Request") != "true"
 
 
 @router.get("/")
@@ -49,8 +57,10 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
         return render(request, template, context, user=user, status_code=400)
     with store_of(request).session() as s:
         page = filters.run(s, user)
-        values = label_values(current_metadata(s, user))
-    flags = {name: label(name, values) for name in ("high_dose_50", "high_dose_90", "avg_daily_mme_90d")}
+        metadata = current_metadata(s, user)
+    values = label_values(metadata)
+    names = ("high_dose_50", "high_dose_90", "avg_daily_mme_90d", "max_daily_mme_90d")
+    flags = {name: label(name, values) for name in names} | {"harm_days": str(harm_window_days(metadata))}
     context = {"filters": filters,
                "labels": FILTER_LABELS | {"high_dose_90": flags["high_dose_90"] + " (or unknown)"},
                "page": page, "error": None, "urlencode": urlencode, "flags": flags}  # fmt: skip
@@ -68,7 +78,15 @@ def patient_page(request: Request, patient_id: int, user: CurrentUser) -> Respon
         context = {"title": "Patient not found", "message": "There is no patient with this number in "
                    "your organisations' registry."}  # fmt: skip
         return render(request, "error.html", context, user=user, status_code=404)
+    # The prescription table's filters (?prescriber=…&from=…): checked against this viewer's own rows;
+    # an unusable value shows every prescription with a message, and the read is audited either way.
+    table = prescription_table(view.prescriptions, dict(request.query_params))
+    code = status.HTTP_400_BAD_REQUEST if table.error else status.HTTP_200_OK
+    if _fragment(request):
+        return render(request, "_prescriptions.html", {"t": table, "v": view}, user=user, status_code=code)
     picture = picture_of(view)
     as_of = view.snapshot.as_of if view.snapshot is not None else None
-    chart = trajectory_svg(picture.steps, picture.marks, as_of=as_of, thresholds=picture.thresholds)
-    return render(request, "patient.html", {"p": picture, "v": view, "chart": chart}, user=user)
+    chart = trajectory_svg(picture.steps, picture.marks, as_of=as_of, thresholds=picture.thresholds,
+                           window_days=picture.lookback_days)  # fmt: skip
+    return render(request, "patient.html", {"p": picture, "v": view, "chart": chart, "t": table}, user=user,
+                  status_code=code)  # fmt: skip

@@ -119,39 +119,50 @@ def _unknown_part(e: RegistryEntry) -> str:
     return "opioid records dated in the window could not be used"
 
 
-def _dose_now_above(e: RegistryEntry) -> bool:
-    """Today's dose is at or above the low threshold and above the average (a restart, a recent rise)."""
+def harm_window_days(metadata: dict[str, Any]) -> int:
+    """The harm window the snapshot was computed with (its metadata), else the settings' default."""
+    raw = metadata.get("thresholds")
+    given = raw.get("harm_window_days") if isinstance(raw, dict) else None
+    return given if isinstance(given, int) else load_registry_settings().harm_window_days
+
+
+def _dose_now_above(e: RegistryEntry, values: dict[str, object]) -> bool:
+    """Today's dose is at or above the snapshot's low threshold and above the average (a restart, a
+    recent rise)."""
     now = e.current_daily_mme
-    low = load_registry_settings().high_dose_thresholds[0]
+    low = Decimal(str(values["low"]))
     return now is not None and now > e.avg_daily_mme_90d and now >= low
 
 
-FlagRule = tuple[str, Callable[[RegistryEntry], bool], Callable[[RegistryEntry, dict[str, object]], str]]
+FlagRule = tuple[
+    str, Callable[[RegistryEntry, dict[str, object]], bool], Callable[[RegistryEntry, dict[str, object]], str]
+]
 _FLAGS: tuple[FlagRule, ...] = (
-    ("dose_complete", lambda e: e.dose_complete is False,
+    ("dose_complete", lambda e, v: e.dose_complete is False,
      lambda e, v: f"{_average(e, v)}: a lower bound, because {_unknown_part(e)} "
      f"({e.dose_gap or 'see the prescriptions'}); never read it as a low dose"),
-    ("restarted_after_gap", lambda e: e.restarted_after_gap is True,
+    ("restarted_after_gap", lambda e, v: e.restarted_after_gap is True,
      lambda e, v: f"supply restarted after {v['restart_gap']} days or more without opioids; "
      f"{_mme(e.current_daily_mme or Decimal(0))} MME/day on the registry date: tolerance may be lost"),
-    ("current_daily_mme", lambda e: _dose_now_above(e),
+    ("current_daily_mme", _dose_now_above,
      lambda e, v: f"{_mme(e.current_daily_mme or Decimal(0))} MME/day on the registry date, above the "
      f"{v['recent']}-day average of {_mme(e.avg_daily_mme_90d)}"),
-    ("high_dose_90", lambda e: e.high_dose_90 is True, _average),
-    ("high_dose_50", lambda e: e.high_dose_50 is True and e.high_dose_90 is not True, _average),
-    ("benzo_overlap_days_90d", lambda e: e.benzo_overlap_days_90d > 0,
+    ("high_dose_90", lambda e, v: e.high_dose_90 is True, _average),
+    ("high_dose_50", lambda e, v: e.high_dose_50 is True and e.high_dose_90 is not True, _average),
+    ("benzo_overlap_days_90d", lambda e, v: e.benzo_overlap_days_90d > 0,
      lambda e, v: f"{e.benzo_overlap_days_90d} days with an opioid and a benzodiazepine in the last "
      f"{v['recent']} days"),
-    ("ltot", lambda e: e.ltot, lambda e, v: f"{e.days_covered_90d} of the last {v['recent']} days covered"),
-    ("multi_provider", lambda e: e.multi_provider,
+    ("ltot", lambda e, v: e.ltot,
+     lambda e, v: f"{e.days_covered_90d} of the last {v['recent']} days covered"),
+    ("multi_provider", lambda e, v: e.multi_provider,
      lambda e, v: f"{e.prescribers_180d} prescribers and {e.pharmacies_180d} pharmacies in "
      f"{v['lookback']} days"),
-    ("new_prescriber", lambda e: e.new_prescriber is True,
+    ("new_prescriber", lambda e, v: e.new_prescriber is True,
      lambda e, v: "the latest fill came from a prescriber who wrote none of the earlier ones"),
-    ("buprenorphine_days_90d", lambda e: e.buprenorphine_days_90d > 0,
+    ("buprenorphine_days_90d", lambda e, v: e.buprenorphine_days_90d > 0,
      lambda e, v: f"{e.buprenorphine_days_90d} days with buprenorphine in the last {v['recent']} days "
      "(not in MME)"),
-    ("problem_records_180d", lambda e: e.problem_records_180d > 0,
+    ("problem_records_180d", lambda e, v: e.problem_records_180d > 0,
      lambda e, v: f"{e.problem_records_180d} records: review the data before relying on the dose"),
 )  # fmt: skip
 _FLAG_LABELS = {
@@ -165,15 +176,16 @@ def flags_of(entry: RegistryEntry, definitions: dict[str, str], values: dict[str
     labels name the thresholds the registry was computed with."""
     out = []
     for name, is_set, reason in _FLAGS:
-        if is_set(entry):
+        if is_set(entry, values):
             definition = definitions.get(name)
             text = reason(entry, values) + (f" (definition: {definition})" if definition else "")
             out.append(Flag(name, _FLAG_LABELS.get(name) or label(name, values), text))
     return out
 
 
-def alerts_of(entry: RegistryEntry, values: dict[str, object]) -> list[Alert]:
-    """The shared clinical alerts (taperwise.alerts) on the registry's own row."""
+def alerts_of(entry: RegistryEntry, values: dict[str, object], harm_days: int | None = None) -> list[Alert]:
+    """The shared clinical alerts (taperwise.alerts) on the registry's own row; `harm_days`: the
+    snapshot's harm window (default: the settings')."""
     recent = values.get("recent")
     facts = ExposureFacts(
         avg_daily_mme=entry.avg_daily_mme_90d,
@@ -182,7 +194,7 @@ def alerts_of(entry: RegistryEntry, values: dict[str, object]) -> list[Alert]:
         benzo_overlap_days=entry.benzo_overlap_days_90d,
         recent_days=recent if isinstance(recent, int) else 90,
         opioid_overdoses=entry.opioid_overdose_180d,
-        harm_days=load_registry_settings().harm_window_days,
+        harm_days=harm_days if harm_days is not None else load_registry_settings().harm_window_days,
     )
     return exposure_alerts(facts)
 
@@ -248,7 +260,7 @@ def picture_of(view: PatientView) -> PatientPicture:
     return PatientPicture(
         view=view,
         flags=[] if entry is None else flags_of(entry, definitions, values),
-        alerts=[] if entry is None else alerts_of(entry, values),
+        alerts=[] if entry is None else alerts_of(entry, values, harm_window_days(metadata)),
         current_regimen=current_regimen(view, lookback),
         by_prescriber=group_by(view.prescriptions, lambda p: p.prescriber_id),
         by_pharmacy=group_by(view.prescriptions, lambda p: p.pharmacy_id),
