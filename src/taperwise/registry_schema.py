@@ -183,6 +183,16 @@ REGISTRY_SCHEMA: tuple[RegistryColumn, ...] = (
         added=True,
     ),
     RegistryColumn(
+        "max_includes_overlap_90d",
+        "bool",
+        True,
+        "Highest includes overlapping fills of one product",
+        "the highest MME/day of the recent window falls on days when two fills of the same product were "
+        "in supply at once (an early refill, added as the published definitions add it); false when the "
+        "registry carried early refills forward",
+        added=True,
+    ),
+    RegistryColumn(
         "harm_events_180d",
         "int",
         False,

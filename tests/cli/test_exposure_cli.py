@@ -101,11 +101,48 @@ def test_segments_and_window_write_their_contract_columns(tmp_path: Path):
     assert runner.invoke(app, ["segments", str(SAMPLE), "-o", str(segments)]).exit_code == 0
     args = ["window", str(SAMPLE), "--start", "2025-01-01", "--end", "2025-03-31", "-o", str(window)]
     assert runner.invoke(app, args).exit_code == 0
-    assert list(read_csv(segments)[0]) == ["patient_id", "start_date", "end_date", "daily_mme", "n_opioids"]
+    # CONTRACTS.md's columns in their order, then the one added after (early refills)
+    header = list(read_csv(segments)[0])
+    assert header == ["patient_id", "start_date", "end_date", "daily_mme", "n_opioids", "overlapping_fills"]
     rows = read_csv(window)
     assert list(rows[0]) == ["patient_id", "total_mme", "days_supply_sum", "days_covered", "window_days",
                              "mme1", "mme2", "mme3", "mme4"]  # fmt: skip
     assert {r["window_days"] for r in rows} == {"90"}
+
+
+def test_early_refills_carried_forward_on_request_and_an_unknown_rule_is_refused(tmp_path: Path):
+    source = tmp_path / "rx.csv"
+    source.write_text(
+        "patient_id,rx_id,drug,start_date,days_supply,quantity\n"
+        "p1,a,Oxycodone Hydrochloride 10 MG Oral Tablet,2025-01-01,30,60\n"
+        "p1,b,Oxycodone Hydrochloride 10 MG Oral Tablet,2025-01-26,30,60\n",
+        encoding="utf-8",
+    )
+    added, carried = tmp_path / "added.csv", tmp_path / "carried.csv"
+    assert runner.invoke(app, ["segments", str(source), "-o", str(added)]).exit_code == 0
+    args = ["segments", str(source), "-o", str(carried), "--early-refills", "carry-forward"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert [(r["daily_mme"], r["overlapping_fills"]) for r in read_csv(added)] == [
+        ("30.0000", "0"), ("60.0000", "1"), ("30.0000", "0")
+    ]  # fmt: skip
+    assert [(r["start_date"], r["end_date"], r["daily_mme"]) for r in read_csv(carried)] == [
+        ("2025-01-01", "2025-03-01", "30.0000")
+    ]
+    window = [
+        "window",
+        str(source),
+        "--start",
+        "2025-01-01",
+        "--end",
+        "2025-03-31",
+        "-o",
+        str(tmp_path / "w.csv"),
+    ]
+    assert runner.invoke(app, [*window, "--early-refills", "carry-forward"]).exit_code == 0
+    assert read_csv(tmp_path / "w.csv")[0]["mme4"] == "30.0000"
+    refused = runner.invoke(app, [*window, "--early-refills", "shift"])
+    assert refused.exit_code == 2
+    assert "early-refill rule 'shift' is not known; choose one of add, carry-forward" in refused.output
 
 
 def test_window_end_before_start_is_refused(tmp_path: Path):

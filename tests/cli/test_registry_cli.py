@@ -46,6 +46,7 @@ def test_registry_writes_contract_columns_metadata_and_segments(tmp_path: Path):
     assert metadata["windows"]["recent"] == ["2025-01-01", "2025-03-31"]
     assert metadata["factor_set"]["id"] == "cdc-2022"
     assert metadata["engine"] == "duckdb"
+    assert metadata["early_refills"]["rule"] == "add"  # the published definitions' rule, named
     assert metadata["definitions"]["ltot_definition"] == "60-of-90"
     assert metadata["priority_rules"][0]["rule_id"] == "P-OVERDOSE"
     assert metadata["patients"] == len(rows)
@@ -114,3 +115,33 @@ def test_event_rows_the_registry_cannot_place_are_counted_not_dropped_silently(t
     assert sum(not_used.values()) == 4  # the unknown kind 'fall' too
     listed = {row["patient_id"]: row for row in csv.DictReader(out.open(encoding="utf-8"))}
     assert listed["S002"]["opioid_overdose_180d"] == "0"  # neither the misdated nor the ragged overdose
+
+
+def test_the_registry_metadata_carries_the_ingests_assumptions_on(tmp_path: Path):
+    source = tmp_path / "rx.csv"
+    source.write_bytes(SAMPLE.read_bytes())
+    (tmp_path / "rx.ingest.json").write_text(
+        json.dumps({
+            "reader": "fhir",
+            "options": {"assume_order_days": 30},
+            "assumptions": [{"option": "--assume-order-days", "days": 30, "rows": 4}],
+        }),
+        encoding="utf-8",
+    )  # fmt: skip
+    out = tmp_path / "registry.csv"
+    result = runner.invoke(app, ["registry", str(source), "--as-of", "2025-03-31", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    metadata = json.loads((tmp_path / "registry.metadata.json").read_text(encoding="utf-8"))
+    assert metadata["ingest"]["options"] == {"assume_order_days": 30}
+    assert metadata["ingest"]["assumptions"][0]["rows"] == 4
+    (tmp_path / "rx.ingest.json").write_bytes(b"\xff not json")
+    assert (
+        runner.invoke(app, ["registry", str(source), "--as-of", "2025-03-31", "-o", str(out)]).exit_code == 0
+    )
+    metadata = json.loads((tmp_path / "registry.metadata.json").read_text(encoding="utf-8"))
+    assert "unreadable" in metadata["ingest"]
+    (tmp_path / "rx.ingest.json").unlink()
+    assert (
+        runner.invoke(app, ["registry", str(source), "--as-of", "2025-03-31", "-o", str(out)]).exit_code == 0
+    )
+    assert json.loads((tmp_path / "registry.metadata.json").read_text(encoding="utf-8"))["ingest"] is None

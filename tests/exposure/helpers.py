@@ -8,6 +8,7 @@ from typing import Any
 
 from taperwise.exposure.mme import prescription_mme
 from taperwise.exposure.prescriptions import ROW, prescriptions_from_records
+from taperwise.exposure.refills import EarlyRefills, apply_early_refills
 from taperwise.exposure.registry import registry
 from taperwise.exposure.segments import constant_segments
 from taperwise.exposure.windows import window_metrics
@@ -45,21 +46,39 @@ def mme_rows(records: list[dict[str, Any]], factor_set: str = "cdc-2022") -> lis
     return table.order_by(ROW).to_pyarrow().to_pylist()
 
 
-def segments_of(records: list[dict[str, Any]], factor_set: str = "cdc-2022") -> list[tuple[Any, ...]]:
-    rows = prescription_mme(prescriptions_from_records(records), factor_set)
-    result = constant_segments(rows).to_pyarrow().to_pylist()
-    return [(r["patient_id"], r["start_date"], r["end_date"], r["daily_mme"], r["n_opioids"]) for r in result]
+def segment_rows(
+    records: list[dict[str, Any]], factor_set: str = "cdc-2022", early_refills: EarlyRefills = "add"
+) -> list[dict[str, Any]]:
+    rows = apply_early_refills(
+        prescription_mme(prescriptions_from_records(records), factor_set), early_refills
+    )
+    return constant_segments(rows).to_pyarrow().to_pylist()
 
 
-def window_of(records: list[dict[str, Any]], first: dt.date, last: dt.date) -> dict[str, dict[str, Any]]:
-    rows = prescription_mme(prescriptions_from_records(records))
+def segments_of(
+    records: list[dict[str, Any]], factor_set: str = "cdc-2022", early_refills: EarlyRefills = "add"
+) -> list[tuple[Any, ...]]:
+    return [
+        (r["patient_id"], r["start_date"], r["end_date"], r["daily_mme"], r["n_opioids"])
+        for r in segment_rows(records, factor_set, early_refills)
+    ]
+
+
+def window_of(
+    records: list[dict[str, Any]], first: dt.date, last: dt.date, early_refills: EarlyRefills = "add"
+) -> dict[str, dict[str, Any]]:
+    rows = apply_early_refills(prescription_mme(prescriptions_from_records(records)), early_refills)
     result = window_metrics(rows, constant_segments(rows), first, last).to_pyarrow().to_pylist()
     return {r["patient_id"]: r for r in result}
 
 
-def registry_of(records: list[dict[str, Any]], as_of: dt.date) -> dict[str, dict[str, Any]]:
+def registry_of(
+    records: list[dict[str, Any]], as_of: dt.date, early_refills: EarlyRefills = "add"
+) -> dict[str, dict[str, Any]]:
     rows = prescription_mme(prescriptions_from_records(records))
-    table = registry(rows, as_of, load_registry_settings(), load_priority_rules())
+    table = registry(
+        rows, as_of, load_registry_settings(), load_priority_rules(), early_refills=early_refills
+    )
     return {r["patient_id"]: r for r in table.to_pyarrow().to_pylist()}
 
 

@@ -16,6 +16,7 @@ import pytest
 from taperwise.exposure.engine import connect
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
 from taperwise.exposure.prescriptions import ROW, read_prescriptions
+from taperwise.exposure.refills import carry_forward
 from taperwise.exposure.registry import registry, run_registry
 from taperwise.exposure.segments import constant_segments
 from taperwise.exposure.windows import window_metrics
@@ -46,6 +47,10 @@ def outputs(engine: str, source: Path, as_of: dt.date) -> dict[str, list[dict[st
             "registry": registry(rows, as_of, load_registry_settings(), load_priority_rules()).order_by(
                 "patient_id"
             ),
+            "segments carried forward": constant_segments(carry_forward(rows)),
+            "registry carried forward": registry(
+                rows, as_of, load_registry_settings(), load_priority_rules(), early_refills="carry-forward"
+            ).order_by("patient_id"),
         }
         results = {name: con.to_pyarrow(expr).to_pylist() for name, expr in expressions.items()}
         settings, rules = load_registry_settings(), load_priority_rules()
@@ -71,4 +76,7 @@ def test_duckdb_and_spark_agree_exactly(synthetic: Path, source: str, as_of: dt.
     listed = {row["patient_id"] for row in on_duckdb["registry"]}
     assert on_duckdb["command segments"] == [s for s in on_duckdb["segments"] if s["patient_id"] in listed]
     assert any(row["status"] == "ok" for row in on_duckdb["mme"])
+    if source == "synthetic":  # the generator's early refills: the comparison covers both rules
+        assert any(s["overlapping_fills"] > 0 for s in on_duckdb["segments"])
+        assert on_duckdb["segments carried forward"] != on_duckdb["segments"]
     assert on_duckdb["registry"], "the comparison must cover a non-empty registry"

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from taperwise.exposure.dose import daily_mme
 from taperwise.exposure.mme import prescription_mme
 from taperwise.exposure.prescriptions import prescriptions_from_records
+from taperwise.exposure.refills import PRODUCT_KEY, carry_forward
 from taperwise.exposure.segments import coverage_intervals
-from tests.exposure.helpers import mme_rows, registry_of, segments_of, window_of
+from tests.exposure.helpers import mme_rows, registry_of, segment_rows, segments_of, window_of
 
 PRODUCTS = [
     "Oxycodone Hydrochloride 5 MG Oral Tablet",
@@ -55,17 +56,59 @@ def test_mme_is_never_negative_and_counted_rows_have_a_positive_dose(records):
             assert row["daily_mme"] is None
 
 
+def _product(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[name] for name in PRODUCT_KEY)
+
+
 @FAST
 @given(prescriptions)
-def test_segment_levels_are_the_sum_of_concurrent_prescriptions(records):
+def test_segment_levels_are_the_sum_of_concurrent_prescriptions_and_counts_the_most_on_any_day(records):
     rows = [r for r in mme_rows(records) if r["status"] == "ok"]
-    for patient, first, last, level, count in segments_of(records):
-        for day in (first, last):
+    for segment in segment_rows(records):
+        drugs, repeated = 0, 0
+        for day in _days(segment["start_date"], segment["end_date"]):
             active = [
-                r for r in rows if r["patient_id"] == patient and r["start_date"] <= day <= r["end_date"]
+                r
+                for r in rows
+                if r["patient_id"] == segment["patient_id"] and r["start_date"] <= day <= r["end_date"]
             ]
-            assert sum(r["daily_mme"] for r in active) == level
-            assert 1 <= len(active) <= count
+            assert sum(r["daily_mme"] for r in active) == segment["daily_mme"]
+            drugs = max(drugs, len({r["ingredient"] for r in active}))  # n_opioids: distinct drugs
+            repeated = max(repeated, len(active) - len({_product(r) for r in active}))
+        assert (segment["n_opioids"], segment["overlapping_fills"]) == (drugs, repeated)
+
+
+def _carried_forward(rows: list[dict[str, Any]]) -> dict[str, tuple[dt.date, dt.date]]:
+    """The naive answer: per product in start order, each fill starts after the previous one ends."""
+    moved: dict[str, tuple[dt.date, dt.date]] = {}
+    last_end: dict[tuple[Any, ...], dt.date] = {}
+    for r in sorted(rows, key=lambda r: (r["start_date"], r["_row"])):
+        key = _product(r)
+        days = (r["end_date"] - r["start_date"]).days
+        start = r["start_date"]
+        if key in last_end and last_end[key] >= start:
+            start = last_end[key] + dt.timedelta(days=1)
+        moved[r["rx_id"]] = (start, start + dt.timedelta(days=days))
+        last_end[key] = start + dt.timedelta(days=days)
+    return moved
+
+
+@SLOW
+@given(prescriptions)
+def test_carry_forward_takes_the_fills_of_each_product_in_turn_and_keeps_every_day_of_supply(records):
+    table = prescription_mme(prescriptions_from_records(records))
+    rows = table.to_pyarrow().to_pylist()
+    moved = carry_forward(table).to_pyarrow().to_pylist()
+    supplied = [r for r in rows if r["supply"] and r["ingredient"] is not None]
+    expected = _carried_forward(supplied)
+    assert {r["rx_id"]: (r["start_date"], r["end_date"]) for r in moved if r["rx_id"] in expected} == expected
+    untouched = {r["rx_id"]: r for r in rows if r["rx_id"] not in expected}
+    assert {r["rx_id"]: r for r in moved if r["rx_id"] in untouched} == untouched
+    # no two fills of one product overlap any more, so no range counts a repeated fill
+    assert all(s["overlapping_fills"] == 0 for s in segment_rows(records, early_refills="carry-forward"))
+    window = (START, START + dt.timedelta(days=400))  # wide enough to hold every moved day
+    added, carried = window_of(records, *window), window_of(records, *window, early_refills="carry-forward")
+    assert {p: r["total_mme"] for p, r in added.items()} == {p: r["total_mme"] for p, r in carried.items()}
 
 
 @SLOW

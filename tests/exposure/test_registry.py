@@ -322,3 +322,48 @@ def test_a_first_start_or_a_break_shorter_than_the_gap_is_not_a_restart():
     assert result["GAP29"]["restarted_after_gap"] is False
     assert result["GAP30"]["restarted_after_gap"] is True
     assert result["GAP30"]["current_daily_mme"] == Decimal("60")
+
+
+FENTANYL_100 = "72 HR Fentanyl 0.1 MG/HR Transdermal System"
+
+
+def _early_refill_cohort() -> list[dict[str, Any]]:
+    return [
+        # EARLY: fentanyl 100 µg/h (240 MME/day), the third box collected 5 days early → 480 for 5 days
+        fill("EARLY", "e1", FENTANYL_100, "2025-04-02", 30, 10),
+        fill("EARLY", "e2", FENTANYL_100, "2025-05-02", 30, 10),
+        fill("EARLY", "e3", FENTANYL_100, "2025-05-27", 30, 10),
+        # TWO: oxycodone ER + IR taken together (two products of one drug): a real maximum, no overlap label
+        fill("TWO", "t1", OXY_ER_30, "2025-04-02", 90, 180),
+        fill("TWO", "t2", OXY_IR_10, "2025-05-01", 10, 20),
+    ]
+
+
+def test_a_highest_dose_made_by_an_early_refill_is_labelled_and_carry_forward_removes_it():
+    settings, rules = load_registry_settings(), load_priority_rules()
+    rows = prescription_mme(prescriptions_from_records(_early_refill_cohort()))
+    added = {r["patient_id"]: r for r in registry(rows, AS_OF, settings, rules).to_pyarrow().to_pylist()}
+    assert added["EARLY"]["max_daily_mme_90d"] == Decimal("480")
+    assert added["EARLY"]["max_includes_overlap_90d"] is True
+    assert added["TWO"]["max_daily_mme_90d"] == Decimal("120")  # 90 + 30 on purpose
+    assert added["TWO"]["max_includes_overlap_90d"] is False
+    carried = registry(rows, AS_OF, settings, rules, early_refills="carry-forward").to_pyarrow().to_pylist()
+    by_patient = {r["patient_id"]: r for r in carried}
+    assert by_patient["EARLY"]["max_daily_mme_90d"] == Decimal("240")
+    assert by_patient["EARLY"]["max_includes_overlap_90d"] is False
+    # the same supply, taken in turn: 90 days at 240 from 2 April is the whole window
+    assert by_patient["EARLY"]["avg_daily_mme_90d"] == Decimal("240")
+    assert by_patient["TWO"] == added["TWO"]
+
+
+def test_the_registry_command_runs_carry_forward_once_for_registry_and_segments():
+    settings, rules = load_registry_settings(), load_priority_rules()
+    rows = prescription_mme(prescriptions_from_records(_early_refill_cohort()))
+    with run_registry(rows, AS_OF, settings, rules, early_refills="carry-forward") as run:
+        table = {r["patient_id"]: r for r in run.table.to_pyarrow().to_pylist()}
+        segments = [s for s in run.segments.to_pyarrow().to_pylist() if s["patient_id"] == "EARLY"]
+    expected = registry(rows, AS_OF, settings, rules, early_refills="carry-forward").to_pyarrow().to_pylist()
+    assert table == {r["patient_id"]: r for r in expected}
+    assert [(s["start_date"], s["end_date"], s["daily_mme"], s["overlapping_fills"]) for s in segments] == [
+        (dt.date(2025, 4, 2), dt.date(2025, 6, 30), Decimal("240"), 0)  # 90 days of patches in turn
+    ]

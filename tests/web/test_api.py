@@ -23,8 +23,10 @@ def test_the_api_patient_has_the_whole_picture(signed_in: TestClient):
     assert [group["key"] for group in body["by_pharmacy"]] == ["PH-3", "PH-2", "PH-1"]
     assert {alert["code"] for alert in body["alerts"]} == {"naloxone", "benzodiazepine"}
     assert "cdc-2022-rec" in body["alerts"][0]["source"]
-    assert body["segments"][0] == {"start_date": "2024-12-02", "end_date": "2024-12-31",
-                                   "daily_mme": "90.0000", "n_opioids": 1}  # fmt: skip
+    assert body["segments"][0] == {
+        "start_date": "2024-12-02", "end_date": "2024-12-31", "daily_mme": "90.0000", "n_opioids": 1,
+        "overlapping_fills": 0,
+    }  # fmt: skip
     assert body["harm_events"][0]["kind"] == "opioid_overdose"
     assert body["intake_checklist"] == []
 

@@ -217,3 +217,18 @@ def test_the_chart_shows_at_least_the_lookback_window_before_the_registry_date()
     for window, first in ((120, "2024-12-02"), (365, "2024-04-01")):
         scale = _scale(steps, D("2025-03-31"), DEFAULT_THRESHOLDS, window_days=window)
         assert (scale.first, scale.last) == (D(first), D("2025-04-01"))
+
+
+def test_a_level_that_includes_two_fills_of_one_product_is_marked_and_described():
+    steps = [
+        Step(D("2025-01-01"), D("2025-01-25"), Decimal(240)),
+        Step(D("2025-01-26"), D("2025-01-30"), Decimal(480), overlapping=True),
+        Step(D("2025-01-31"), D("2025-03-01"), Decimal(240)),
+    ]
+    svg = parse(trajectory_svg(steps, as_of=D("2025-03-31")))
+    bands = [line for line in svg.iter(f"{SVG}line") if line.get("class") == "overlap"]
+    assert len(bands) == 1
+    assert "480 MME/day includes two fills of one product" in bands[0].findtext(f"{SVG}title", "")
+    assert "1 step(s) include two fills of one product at once" in svg.findtext(f"{SVG}desc", "")
+    plain = parse(trajectory_svg(steps[:1], as_of=D("2025-03-31")))
+    assert not [line for line in plain.iter(f"{SVG}line") if line.get("class") == "overlap"]

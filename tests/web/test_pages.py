@@ -123,6 +123,23 @@ def test_the_patient_page_shows_the_picture(signed_in: TestClient):
     assert "intake checklist" not in html  # same prescriber family: no inherited-patient checklist
 
 
+def test_a_highest_dose_that_includes_an_early_refill_is_labelled_on_the_worklist_page_and_chart(
+    signed_in: TestClient,
+):
+    # S001's ER oxycodone refill of 28 January started 3 days early: 180 MME/day for 3 days, added
+    ids = patient_ids(signed_in)
+    html = signed_in.get(f"/patients/{ids['S001']}").text
+    assert '180.0 <span class="flag" data-overlap>includes overlapping fills of one product' in html
+    assert '<line class="overlap"' in html
+    assert "A wide amber band marks a level that includes two fills of one product" in html
+    other = signed_in.get(f"/patients/{ids['S005']}").text
+    assert "data-overlap" not in other
+    assert '<line class="overlap"' not in other
+    worklist = signed_in.get("/worklist?q=S001").text
+    assert "incl. overlapping fills" in worklist
+    assert "incl. overlapping fills" not in signed_in.get("/worklist?q=S005").text
+
+
 def test_a_low_dose_patient_without_benzodiazepines_gets_no_naloxone_alert(signed_in: TestClient):
     html = signed_in.get(f"/patients/{patient_ids(signed_in)['S004']}").text
     assert "Offer naloxone" not in html

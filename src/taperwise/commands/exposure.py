@@ -17,6 +17,7 @@ from taperwise.errors import TaperwiseError, UnusableInputError
 from taperwise.exposure.engine import ENGINES, connect, write_result
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
 from taperwise.exposure.prescriptions import ROW, read_errors, read_prescriptions
+from taperwise.exposure.refills import DEFAULT_EARLY_REFILLS, apply_early_refills, check_early_refills
 from taperwise.exposure.segments import SEGMENT_COLUMNS, constant_segments
 from taperwise.exposure.windows import WINDOW_COLUMNS, window_metrics
 from taperwise.knowledge.codes import CodeTable, load_cdc_ndc_file, load_omop_drug_strength
@@ -40,6 +41,14 @@ CodesOpt = Annotated[
 ]
 EngineOpt = Annotated[
     str, typer.Option("--engine", help=f"Where the exposure engine runs: {', '.join(ENGINES)}")
+]
+EarlyRefillsOpt = Annotated[
+    str,
+    typer.Option(
+        "--early-refills",
+        help="Fills of one product that overlap: 'add' them (the published definitions, default) or "
+        "'carry-forward' (a fill starting before the previous one ends counts from the day after it)",
+    ),
 ]
 
 
@@ -124,22 +133,25 @@ def segments(
     factors: FactorsOpt = DEFAULT_FACTOR_SET,
     engine: EngineOpt = "duckdb",
     codes: CodesOpt = None,
+    early_refills: EarlyRefillsOpt = DEFAULT_EARLY_REFILLS,
 ) -> None:
     """Per patient, the maximal date ranges of constant total daily MME above zero.
 
-    Columns: patient_id, start_date, end_date (inclusive), daily_mme, n_opioids.
+    Columns: patient_id, start_date, end_date (inclusive), daily_mme, n_opioids (distinct drugs),
+    overlapping_fills (fills of one product in supply at once beyond the first: early refills).
 
-    Example: taperwise segments prescriptions.csv -o segments.parquet
+    Example: taperwise segments prescriptions.csv -o segments.parquet --early-refills carry-forward
     """
     try:
         _check_factor_set(factors)
+        rule = check_early_refills(early_refills)
         with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
             rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
             progress.start("sweeping intervals and writing")
             count = write_result(
                 con,
-                constant_segments(rows).select(*SEGMENT_COLUMNS),
+                constant_segments(apply_early_refills(rows, rule)).select(*SEGMENT_COLUMNS),
                 output,
                 lambda b: progress.advance(b.num_rows),
             )
@@ -161,6 +173,7 @@ def window(
     factors: FactorsOpt = DEFAULT_FACTOR_SET,
     engine: EngineOpt = "duckdb",
     codes: CodesOpt = None,
+    early_refills: EarlyRefillsOpt = DEFAULT_EARLY_REFILLS,
 ) -> None:
     """Per patient over an inclusive window: total MME, days supply and covered, and mme1-mme4.
 
@@ -174,11 +187,13 @@ def window(
         raise typer.Exit(2)
     try:
         _check_factor_set(factors)
+        rule = check_early_refills(early_refills)
         with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
             rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
             progress.start("computing window metrics and writing")
-            metrics = window_metrics(rows, constant_segments(rows), start.date(), end.date())
+            counted = apply_early_refills(rows, rule)
+            metrics = window_metrics(counted, constant_segments(counted), start.date(), end.date())
             count = write_result(
                 con, metrics.select(*WINDOW_COLUMNS), output, lambda b: progress.advance(b.num_rows)
             )

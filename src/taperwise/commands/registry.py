@@ -16,7 +16,15 @@ import typer
 
 from taperwise import __version__
 from taperwise.canonical import EVENT_COLUMNS, EVENT_KINDS
-from taperwise.commands.exposure import CodesOpt, EngineOpt, FactorsOpt, InputArg, OutputOpt, load_codes
+from taperwise.commands.exposure import (
+    CodesOpt,
+    EarlyRefillsOpt,
+    EngineOpt,
+    FactorsOpt,
+    InputArg,
+    OutputOpt,
+    load_codes,
+)
 from taperwise.commands.store import publish as publish_snapshot
 from taperwise.console import err_console, fail, stages
 from taperwise.digest import file_sha256
@@ -29,6 +37,12 @@ from taperwise.exposure.prescriptions import (
     read_prescriptions,
     read_table_file,
     spark_location,
+)
+from taperwise.exposure.refills import (
+    DEFAULT_EARLY_REFILLS,
+    EARLY_REFILL_RULES,
+    EarlyRefills,
+    check_early_refills,
 )
 from taperwise.exposure.registry import Windows, run_registry
 from taperwise.ingest.common import sibling
@@ -65,6 +79,29 @@ def unusable_events(events: pa.Table) -> Counter[str]:
     return +problems
 
 
+def ingest_provenance(source: Path) -> dict[str, Any] | None:
+    """What the ingest recorded beside the input (OUT-stem.ingest.json): its file, options and assumptions.
+
+    An assumption made on ingest (e.g. ``--assume-order-days``) changes the doses the registry counts, so
+    the registry's metadata carries it on. None when the input has no such file (a CSV made elsewhere).
+    """
+    path = sibling(source, "ingest", ".json") if source.is_file() else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return {"path": str(path), "unreadable": str(exc)[:200]}
+    if not isinstance(recorded, dict):
+        return {"path": str(path), "unreadable": "not a JSON object"}
+    return {
+        "path": str(path),
+        "sha256": file_sha256(path),
+        "options": recorded.get("options"),
+        "assumptions": recorded.get("assumptions") or [],
+    }
+
+
 def registry_metadata(
     *,
     source: Path,
@@ -77,6 +114,7 @@ def registry_metadata(
     events: Path | None,
     events_not_used: Counter[str] | None = None,
     codes: Path | None = None,
+    early_refills: EarlyRefills = DEFAULT_EARLY_REFILLS,
 ) -> dict[str, Any]:
     """Everything a reader needs to interpret the registry: definitions, thresholds, versions, inputs."""
     fs = load_factor_set(factors)
@@ -90,6 +128,7 @@ def registry_metadata(
             "path": spark_location(source),
             "sha256": file_sha256(source) if source.is_file() else None,
         },
+        "ingest": ingest_provenance(source),
         "codes": None if codes is None else {"path": str(codes), "sha256": file_sha256(codes)},
         "events": None
         if events is None
@@ -109,6 +148,7 @@ def registry_metadata(
             "dose_term": fs.dose_term,
             "description": fs.description,
         },
+        "early_refills": {"rule": early_refills, "definition": EARLY_REFILL_RULES[early_refills]},
         "settings_version": settings.version,
         "definitions": {
             "population": "patients with any opioid supply (buprenorphine for pain included) on a day of the "
@@ -153,6 +193,7 @@ def registry_command(
         str | None, typer.Option("--db", envvar="TAPERWISE_DB", help="Store URL for --publish")
     ] = None,
     org: Annotated[str | None, typer.Option("--org", help="Organisation code the patients belong to")] = None,
+    early_refills: EarlyRefillsOpt = DEFAULT_EARLY_REFILLS,
 ) -> None:
     """The prioritised registry: one row per patient with opioid supply in the 180 days ending on D.
 
@@ -175,6 +216,7 @@ def registry_command(
                 settings = settings.with_ltot(ltot)
             rules = load_priority_rules(rules_file)
             load_factor_set(factors)
+            rule = check_early_refills(early_refills)
             mme_rows = Path(scratch) / "mme.parquet" if publish else None
             with connect(engine) as con, stages() as progress, read_errors(input):
                 progress.start("reading prescriptions")
@@ -190,7 +232,13 @@ def registry_command(
                 columns = REGISTRY_COLUMNS + (HARM_COLUMNS if events is not None else ())
                 segments_path = sibling(output, "segments")
                 with run_registry(
-                    rows, as_of.date(), settings, rules, event_table, keep_rows=mme_rows is not None
+                    rows,
+                    as_of.date(),
+                    settings,
+                    rules,
+                    event_table,
+                    keep_rows=mme_rows is not None,
+                    early_refills=rule,
                 ) as run:
                     table = run.table.select(*columns)
                     count = write_result(con, table, output, lambda b: progress.advance(b.num_rows))
@@ -202,7 +250,7 @@ def registry_command(
             metadata = registry_metadata(
                 source=input, as_of=as_of.date(), settings=settings, rules=rules, factors=factors,
                 engine=engine, patients=count, events=events, events_not_used=events_not_used,
-                codes=codes,
+                codes=codes, early_refills=rule,
             )  # fmt: skip
             metadata_path = sibling(output, "metadata", ".json")
             metadata_path.write_text(

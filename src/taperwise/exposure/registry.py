@@ -36,6 +36,7 @@ import ibis.expr.types as ir
 
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, MME_TYPE
 from taperwise.exposure.prescriptions import ROW
+from taperwise.exposure.refills import DEFAULT_EARLY_REFILLS, EarlyRefills, apply_early_refills
 from taperwise.exposure.segments import SEGMENT_COLUMNS, coverage_intervals, segments_by_patient
 from taperwise.exposure.windows import clipped_days, window_metrics
 from taperwise.knowledge.registry import PriorityRule, RegistrySettings
@@ -43,8 +44,9 @@ from taperwise.registry_schema import HARM_COLUMNS, REGISTRY_COLUMNS, settings_v
 
 # The per-row MME columns the registry and its segments read.
 REGISTRY_INPUT_COLUMNS = (
-    "patient_id", "rx_id", "status", "supply", "start_date", "end_date", "drug_class", "route",
-    "daily_mme", "prescriber_id", "pharmacy_id", "reason",
+    ROW, "patient_id", "rx_id", "status", "supply", "start_date", "end_date", "drug_class", "route",
+    "daily_mme", "prescriber_id", "pharmacy_id", "reason", "ingredient", "release", "strength",
+    "strength_unit",
 )  # fmt: skip
 
 
@@ -148,6 +150,15 @@ def _restarts(runs: ir.Table, windows: Windows, gap_days: int) -> ir.Table:
         (latest.start_date >= ibis.literal(windows.recent[0])) & latest.prev_end.notnull() & (gap >= gap_days)
     )
     return latest.select("patient_id", restarted_after_gap=restarted.fill_null(False))
+
+
+def _overlap_at_highest(segments: ir.Table) -> ir.Table:
+    """Per patient, the highest MME/day of the window's ranges that hold two fills of one product.
+
+    When it equals the window's highest MME/day, that maximum includes an early refill's overlap.
+    """
+    overlapped = segments.filter(segments.overlapping_fills > 0)
+    return overlapped.group_by("patient_id").aggregate(overlap_max=overlapped.daily_mme.max())
 
 
 def _problem_records(mme_rows: ir.Table, window: tuple[dt.date, dt.date]) -> ir.Table:
@@ -332,13 +343,17 @@ def registry(
     rules: tuple[PriorityRule, ...],
     events: ir.Table | None = None,
     segments: ir.Table | None = None,
+    early_refills: EarlyRefills = DEFAULT_EARLY_REFILLS,
 ) -> ir.Table:
     """The registry as an engine table (REGISTRY_COLUMNS, then HARM_COLUMNS when events are given).
 
     `segments`: `constant_segments` of `mme_rows` (at least of the registry's patients, over the recent
     window) when the caller already has them; without them the registry sweeps only the rows that reach
-    its window.
+    its window. `early_refills`: how fills of one product that overlap count (`taperwise.exposure.refills`);
+    a caller that passes `segments` has applied it to `mme_rows` and to them already.
     """
+    if segments is None:
+        mme_rows = apply_early_refills(mme_rows, early_refills)
     windows = Windows.ending(as_of, settings)
     supply = _Supply.of(mme_rows, windows, settings)
     problems = _problem_records(mme_rows, windows.lookback)
@@ -363,6 +378,7 @@ def registry(
         problems.select("patient_id", "problem_records_180d"),
         _dose_gaps(_reaching(supply.unknown_dose, windows.recent), mme_rows, windows.recent),
         _reaching(segments, (as_of, as_of)).select("patient_id", current_daily_mme="daily_mme"),
+        _overlap_at_highest(_reaching(segments, windows.recent)),
         _restarts(coverage_intervals(supply.any_opioid), windows, settings.restart_gap_days),
     ]
     if events is not None:
@@ -404,6 +420,7 @@ def run_registry(
     events: ir.Table | None = None,
     *,
     keep_rows: bool = False,
+    early_refills: EarlyRefills = DEFAULT_EARLY_REFILLS,
 ) -> RegistryRun:
     """The registry and its patients' segments, with the per-row MME computed once for both.
 
@@ -412,17 +429,20 @@ def run_registry(
     The registry takes its recent-window dose from those segments, so each prescription is swept once.
     With `keep_rows` every column of the per-row MME is materialised, and `prescriptions` gives those very
     rows (as `taperwise mme` writes them) for publishing: the store shows what the registry computed.
+    `early_refills` applies to what the registry and segments count, not to those rows' own dates.
     """
     held: list[ir.CachedTable] = []
     if keep_rows:
         full = mme_rows.cache()
-        rows = full.select(*REGISTRY_INPUT_COLUMNS)
         held.append(full)
         prescriptions: ir.Table | None = full.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS)
+        rows = apply_early_refills(full.select(*REGISTRY_INPUT_COLUMNS), early_refills)
     else:
-        rows = mme_rows.select(*REGISTRY_INPUT_COLUMNS).cache()
-        held.append(rows)
         prescriptions = None
+        rows = apply_early_refills(mme_rows.select(*REGISTRY_INPUT_COLUMNS), early_refills)
+    if not keep_rows or early_refills != "add":  # with keep_rows and nothing moved, `full` is the cache
+        rows = rows.cache()
+        held.append(rows)
     patients = registry_population(rows, as_of, settings)
     segments = segments_by_patient(rows.semi_join(patients, "patient_id")).cache()
     table = registry(rows, as_of, settings, rules, events, segments=segments)
@@ -447,6 +467,7 @@ def _flags(
         unknown_dose_days_90d=table.unknown_dose_days_90d.fill_null(zero),
         current_daily_mme=table.current_daily_mme.fill_null(0).cast(MME_TYPE),
         restarted_after_gap=table.restarted_after_gap.fill_null(False),
+        max_includes_overlap_90d=(table.overlap_max == table.max_daily_mme_90d).fill_null(False),
         dose_complete=table.dose_gap.isnull(),
         ltot=table.days_covered_ltot.fill_null(zero) >= settings.ltot_min_days,
         harm_events_180d=table.harm_events_180d.fill_null(zero) if with_harm else zero,

@@ -4,8 +4,14 @@ Each counted prescription opens at its first day (+daily MME) and closes the day
 MME). Summing the changes per day and running the sum in date order gives the level from each change to
 the next; adjacent ranges at the same level are then merged. The work grows with the number of
 prescriptions, never with the number of days they cover: no row per day is ever made. Overlapping
-prescriptions add (concurrent use); no early-refill carry-forward is applied (documented in
-docs/decisions/0001-exposure-engine.md).
+prescriptions add (concurrent use), early refills of one product included, unless the caller carries
+early refills forward first (`taperwise.exposure.refills`; docs/decisions/0013-early-refills.md).
+
+Two counts ride in the same sweep: ``n_opioids``, the most distinct opioid drugs (ingredients) in supply
+on one day of the range, and ``overlapping_fills``, the most fills of one product beyond the first in
+supply on one day (above zero when an early refill of that product adds to the range's MME). Both come
+from the days a fill shares with an earlier fill of the same drug or product: on any day, the fills in
+supply less those shared portions is the number of distinct drugs (products) — the earliest of each has none.
 
 MME is DECIMAL, so a level that returns to zero is exactly zero on every engine.
 """
@@ -18,8 +24,13 @@ import ibis
 import ibis.expr.types as ir
 
 from taperwise.exposure.mme import MME_TYPE
+from taperwise.exposure.prescriptions import ROW
+from taperwise.exposure.refills import DRUG_KEY, PRODUCT_KEY
 
-SEGMENT_COLUMNS = ("patient_id", "start_date", "end_date", "daily_mme", "n_opioids")
+# CONTRACTS.md's columns, then the ones added after it (kept last so the contract order holds).
+CONTRACT_SEGMENT_COLUMNS = ("patient_id", "start_date", "end_date", "daily_mme", "n_opioids")
+SEGMENT_EXTRA_COLUMNS = ("overlapping_fills",)
+SEGMENT_COLUMNS = CONTRACT_SEGMENT_COLUMNS + SEGMENT_EXTRA_COLUMNS
 
 
 def counted(mme_rows: ir.Table) -> ir.Table:
@@ -27,44 +38,94 @@ def counted(mme_rows: ir.Table) -> ir.Table:
     return mme_rows.filter(mme_rows.status == "ok")
 
 
-def _changes(rows: ir.Table, weight: ir.NumericValue) -> ir.Table:
-    """One row per patient and day on which something opens or closes: the net change of MME and count."""
-    opens = rows.select(
-        "patient_id", date=rows.start_date, delta=weight.cast(MME_TYPE), count=ibis.literal(1)
+def _event(
+    date: ir.DateValue,
+    delta: ir.NumericValue,
+    fills: int = 0,
+    same_drug: int = 0,
+    same_product: int = 0,
+) -> ir.StructValue:
+    return ibis.struct(
+        {
+            "date": date.cast("date"),
+            "delta": delta.cast(MME_TYPE),
+            "fills": ibis.literal(fills).cast("int64"),
+            "same_drug": ibis.literal(same_drug).cast("int64"),
+            "same_product": ibis.literal(same_product).cast("int64"),
+        }
     )
-    closes = rows.select(
+
+
+def _changes(rows: ir.Table) -> ir.Table:
+    """One row per patient and day on which something opens or closes, with the net change of each.
+
+    Each counted row gives up to six events from one reading of it (an array unnested, so the per-row
+    MME is planned once, not once per kind of event): its MME opening and closing, and the opening and
+    closing of the days it shares with an earlier fill of the same drug and of the same product.
+    """
+    earlier_drug = ibis.window(group_by=list(DRUG_KEY), order_by=["start_date", ROW], rows=(None, -1))
+    earlier_product = ibis.window(group_by=list(PRODUCT_KEY), order_by=["start_date", ROW], rows=(None, -1))
+    reached = rows.mutate(
+        _drug=rows.end_date.max().over(earlier_drug), _product=rows.end_date.max().over(earlier_product)
+    )
+    zero = ibis.literal(0).cast(MME_TYPE)
+    day = ibis.interval(days=1)
+
+    def shared(until: ir.DateValue) -> tuple[ir.DateValue, ir.DateValue]:
+        """The first day and the day after the last of the days shared with an earlier fill (null: none)."""
+        overlaps = until.notnull() & (until >= reached.start_date)
+        first = ibis.ifelse(overlaps, reached.start_date, ibis.null("date"))
+        after = ibis.ifelse(
+            overlaps, (ibis.least(reached.end_date, until) + day).cast("date"), ibis.null("date")
+        )
+        return first, after
+
+    drug_first, drug_after = shared(reached._drug)
+    product_first, product_after = shared(reached._product)
+    events = reached.select(
         "patient_id",
-        date=(rows.end_date + ibis.interval(days=1)).cast("date"),
-        delta=(-weight).cast(MME_TYPE),
-        count=ibis.literal(-1),
+        event=ibis.array(
+            [
+                _event(reached.start_date, reached.daily_mme, fills=1),
+                _event((reached.end_date + day).cast("date"), -reached.daily_mme, fills=-1),
+                _event(drug_first, zero, same_drug=1),
+                _event(drug_after, zero, same_drug=-1),
+                _event(product_first, zero, same_product=1),
+                _event(product_after, zero, same_product=-1),
+            ]
+        ).unnest(),
     )
-    return (
-        opens.union(closes, distinct=False)
-        .group_by(["patient_id", "date"])
-        .aggregate(delta=lambda t: t.delta.sum(), count=lambda t: t["count"].sum())
+    counts = ("fills", "same_drug", "same_product")
+    flat = events.select(
+        "patient_id", date=events.event["date"], delta=events.event["delta"],
+        **{name: events.event[name] for name in counts},
+    )  # fmt: skip
+    flat = flat.filter(flat.date.notnull())
+    return flat.group_by(["patient_id", "date"]).aggregate(
+        delta=flat.delta.sum(), **{name: flat[name].sum() for name in counts}
     )
 
 
 def constant_segments(mme_rows: ir.Table) -> ir.Table:
     """Maximal date ranges of constant total daily MME above zero, per patient.
 
-    ``n_opioids`` is the largest number of concurrent counted prescriptions within the range: a range is
-    broken only by a change of MME, as CONTRACTS.md defines a segment, not by a like-for-like refill.
+    A range is broken only by a change of MME, as CONTRACTS.md defines a segment, not by a like-for-like
+    refill; ``n_opioids`` and ``overlapping_fills`` are the most in supply on any one day of it.
     """
     return segments_by_patient(mme_rows).order_by(["patient_id", "start_date"])
 
 
 def segments_by_patient(mme_rows: ir.Table) -> ir.Table:
     """`constant_segments` in no particular order (for an engine to keep or join, not to show)."""
-    rows = counted(mme_rows)
-    changes = _changes(rows, rows.daily_mme)
+    changes = _changes(counted(mme_rows))
     running = ibis.window(group_by="patient_id", order_by="date", preceding=None, following=0)
     ordered = ibis.window(group_by="patient_id", order_by="date")
     levels = changes.select(
         "patient_id",
         "date",
         level=changes.delta.sum().over(running).cast(MME_TYPE),
-        active=changes["count"].sum().over(running),
+        drugs=(changes.fills - changes.same_drug).sum().over(running),
+        shared=changes.same_product.sum().over(running),
         next_date=changes.date.lead().over(ordered),
         # The level changes exactly on the days whose net change is not zero (DECIMAL, so exactly), so a
         # running count of those days numbers the runs of equal level in the same pass over the sort.
@@ -75,7 +136,8 @@ def segments_by_patient(mme_rows: ir.Table) -> ir.Table:
         start_date=kept.date.min(),
         end_date=(kept.next_date - ibis.interval(days=1)).cast("date").max(),
         daily_mme=kept.level.max(),
-        n_opioids=kept.active.max(),
+        n_opioids=kept.drugs.max().cast("int64"),
+        overlapping_fills=kept.shared.max().cast("int64"),
     )
     return merged.select(*SEGMENT_COLUMNS)
 

@@ -186,6 +186,7 @@ class RegistryEntry(Stamped, Base):
     dose_gap: Mapped[str | None] = mapped_column(Text)
     current_daily_mme: Mapped[Decimal | None] = mapped_column(MME)  # None: a registry from before 0004
     restarted_after_gap: Mapped[bool | None] = mapped_column(Boolean)
+    max_includes_overlap_90d: Mapped[bool | None] = mapped_column(Boolean)  # None: from before 0005
     harm_events_180d: Mapped[int | None] = mapped_column(Integer)
     opioid_overdose_180d: Mapped[int | None] = mapped_column(Integer)
     last_harm_event: Mapped[str | None] = mapped_column(String(120))  # "opioid_overdose 2025-03-10"
@@ -212,6 +213,8 @@ class TrajectorySegment(Stamped, Base):
     end_date: Mapped[dt.date] = mapped_column(Date)
     daily_mme: Mapped[Decimal] = mapped_column(MME)
     n_opioids: Mapped[int] = mapped_column(Integer)
+    # fills of one product in supply at once beyond the first (early refills); None: from before 0005
+    overlapping_fills: Mapped[int | None] = mapped_column(Integer)
 
 
 class PrescriptionRecord(Stamped, Base):

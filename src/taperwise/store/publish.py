@@ -25,7 +25,7 @@ from taperwise.canonical import EVENT_COLUMNS
 from taperwise.digest import file_sha256
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, ROW, read_table_file
-from taperwise.exposure.segments import SEGMENT_COLUMNS
+from taperwise.exposure.segments import CONTRACT_SEGMENT_COLUMNS, SEGMENT_EXTRA_COLUMNS
 from taperwise.registry_schema import (
     FILE_COLUMNS,
     HARM_COLUMNS,
@@ -135,6 +135,7 @@ SEGMENT_FIELDS: dict[str, Parser] = {
     "end_date": _required(_date),
     "daily_mme": _required(_decimal),
     "n_opioids": _required(_int),
+    "overlapping_fills": _int,  # added after the contract: an older segments file lacks it (unknown)
 }
 PRESCRIPTION_FIELDS: dict[str, Parser] = {
     "rx_id": _required(_text),
@@ -262,11 +263,12 @@ def _rows_for(
     snapshot_id: int,
     problems: Problems,
     merge: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    optional: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Typed rows of a per-patient file, for the registry's patients only (others are outside it)."""
     now = utc_now()
     rows = []
-    for raw in _records(path, required):
+    for raw in _records(path, required, optional):
         if raw.get("patient_id") not in patients:
             continue
         source = merge(raw) if merge is not None else raw
@@ -348,7 +350,10 @@ def publish_registry(
         values | {"snapshot_id": snapshot.id, "patient_id": patients[p], "created_at": now}
         for p, values in entries.items()
     ])  # fmt: skip
-    segments = _rows_for(segments_path, SEGMENT_COLUMNS, SEGMENT_FIELDS, patients, snapshot.id, problems)
+    segments = _rows_for(
+        segments_path, CONTRACT_SEGMENT_COLUMNS, SEGMENT_FIELDS, patients, snapshot.id, problems,
+        optional=SEGMENT_EXTRA_COLUMNS,
+    )  # fmt: skip
     _insert(s, TrajectorySegment, segments)
     if mme_rows_path is not None:
         merge = _with_prescriptions(mme_rows_path, prescriptions_path)

@@ -76,6 +76,7 @@ class WorklistRow:
     dose_gap: str | None
     current_daily_mme: Decimal | None  # None: published before it was computed
     restarted_after_gap: bool | None
+    max_includes_overlap_90d: bool | None  # None: published before it was computed
     harm_events_180d: int | None
     opioid_overdose_180d: int | None
     last_harm_event: str | None

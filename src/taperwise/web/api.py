@@ -77,6 +77,10 @@ class WorklistItem(Record):
         description="supply restarted in the last 90 days after 30 days or more without any opioid "
         "(the settings' gap), following earlier supply: tolerance may be lost"
     )
+    max_includes_overlap_90d: bool | None = Field(
+        description="the highest MME/day of the 90 days falls on days when two fills of one product were in "
+        "supply at once (an early refill, added); null: a registry published before this field existed"
+    )
     harm_events_180d: int | None
     opioid_overdose_180d: int | None
     last_harm_event: str | None
@@ -118,6 +122,9 @@ class Segment(Record):
     end_date: dt.date = Field(description="inclusive")
     daily_mme: Decimal
     n_opioids: int
+    overlapping_fills: int | None = Field(
+        default=None, description="fills of one product in supply at once beyond the first (an early refill)"
+    )
 
 
 class HarmEventOut(Record):

@@ -41,6 +41,7 @@ class Step:
     start_date: dt.date
     end_date: dt.date  # inclusive
     daily_mme: Decimal
+    overlapping: bool = False  # two fills of one product in supply at once (an early refill, added)
 
 
 @dataclass(frozen=True)
@@ -225,9 +226,34 @@ def describe(steps: Sequence[Step], marks: Sequence[Mark], as_of: dt.date | None
         )
     if as_of is not None:
         text += f" Registry date {as_of}."
+    overlapped = [s for s in steps if s.overlapping]
+    if overlapped:
+        text += (
+            f" {len(overlapped)} step(s) include two fills of one product at once (an early refill?), "
+            "marked on the line."
+        )
     if marks:
         text += " Harm events: " + "; ".join(f"{m.kind.replace('_', ' ')} on {m.date}" for m in marks) + "."
     return text
+
+
+def _overlaps(scale: Scale, steps: Sequence[Step]) -> list[str]:
+    """A thick band over each step whose level includes two fills of one product at once, with a tooltip."""
+    parts = []
+    for step in steps:
+        if not step.overlapping:
+            continue
+        x1, x2 = scale.x(step.start_date), scale.x(step.end_date + dt.timedelta(days=1))
+        y = scale.y(step.daily_mme)
+        tip = escape(
+            f"{step.start_date} to {step.end_date}: {step.daily_mme.normalize():f} MME/day includes two "
+            "fills of one product in supply at once (an early refill?)"
+        )
+        parts.append(
+            f'<line class="overlap" x1="{x1:.1f}" x2="{x2:.1f}" y1="{y:.1f}" y2="{y:.1f}">'
+            f"<title>{tip}</title></line>"
+        )
+    return parts
 
 
 def _thresholds(scale: Scale, thresholds: Sequence[Decimal]) -> list[str]:
@@ -321,5 +347,6 @@ def trajectory_svg(
             f'<g class="as-of"><line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{zero + 24:.1f}"/>'
             f'<text x="{x:.1f}" y="{zero + 42:.1f}" text-anchor="end">registry date {as_of}</text></g>'
         )
-    parts += [f'<polyline class="mme-line" points="{path}"/>', *_harm_marks(scale, marks), "</svg>"]
+    parts += [f'<polyline class="mme-line" points="{path}"/>', *_overlaps(scale, steps)]
+    parts += [*_harm_marks(scale, marks), "</svg>"]
     return Markup("".join(parts))

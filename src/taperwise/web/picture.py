@@ -265,12 +265,21 @@ def picture_of(view: PatientView) -> PatientPicture:
         by_prescriber=group_by(view.prescriptions, lambda p: p.prescriber_id),
         by_pharmacy=group_by(view.prescriptions, lambda p: p.pharmacy_id),
         checklist=list(intake_checklist()) if entry is not None and entry.new_prescriber else [],
-        steps=[Step(s.start_date, s.end_date, s.daily_mme) for s in view.segments],
+        steps=[
+            Step(s.start_date, s.end_date, s.daily_mme, overlapping=bool(s.overlapping_fills))
+            for s in view.segments
+        ],
         marks=[Mark(e.date, e.kind) for e in view.harm_events],
         definitions=definitions,
         labels={
             name: label(name, values)
-            for name in ("avg_daily_mme_90d", "current_daily_mme", "high_dose_50", "high_dose_90")
+            for name in (
+                "avg_daily_mme_90d",
+                "max_daily_mme_90d",
+                "current_daily_mme",
+                "high_dose_50",
+                "high_dose_90",
+            )
         },
         thresholds=(Decimal(str(values["low"])), Decimal(str(values["high"]))),
         lookback_days=lookback,
