@@ -301,10 +301,13 @@ def test_the_current_regimen_shows_each_drugs_latest_supply_and_how_long_ago_it_
     expect(rows.nth(1).locator("td.mme")).to_have_text("— not an opioid")
     shot(page, "09-patient-s001-regimen")
 
+    # S005: a buprenorphine patch (never in MME) is the supply now, methadone ended 29 days before
     open_patient(page, live_server, "S005")
-    expect(regimen_rows(page).first.locator("td").nth(2)).to_have_text(
-        "ended 29 days before the registry date"
-    )
+    s005 = regimen_rows(page)
+    expect(s005.nth(0).locator("td").nth(0)).to_contain_text("Buprenorphine")
+    expect(s005.nth(0).locator("td").nth(2)).to_have_text("ended 1 day before the registry date")
+    expect(s005.nth(0).locator("td.mme")).to_contain_text("not counted")
+    expect(s005.nth(1).locator("td").nth(2)).to_have_text("ended 29 days before the registry date")
 
     # S008's oxycodone has a negative quantity: its dose is unknown, and reads so — never 0, never blank.
     open_patient(page, live_server, "S008")

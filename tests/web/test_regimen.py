@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 from taperwise.store.models import RegistrySnapshot
@@ -70,3 +71,35 @@ def test_the_dose_now_above_flag_uses_the_threshold_the_snapshot_was_computed_wi
     values: dict[str, object] = {"low": 50, "high": 90, "recent": 90, "lookback": 180}
     assert [f.name for f in flags_of(entry, {}, values)] == ["current_daily_mme"]
     assert flags_of(entry, {}, values | {"low": 90, "high": 120}) == []  # a site whose low line is 90
+
+
+def _engine_reasons(*records: dict[str, str]) -> dict[str, tuple[str, str]]:
+    from taperwise.exposure.mme import prescription_mme
+    from taperwise.exposure.prescriptions import prescriptions_from_records
+
+    rows = prescription_mme(prescriptions_from_records(list(records))).to_pyarrow().to_pylist()
+    return {row["rx_id"]: (row["status"], row["reason"]) for row in rows}
+
+
+def test_buprenorphine_is_the_regimen_though_not_in_mme_and_void_records_are_not() -> None:
+    base = {"patient_id": "S1", "start_date": "2025-03-03", "days_supply": "28", "quantity": "4"}
+    patch = "Buprenorphine 0.01 MG/HR 7 DAY Transdermal System"
+    reasons = _engine_reasons(
+        {**base, "rx_id": "bup", "drug": patch},
+        {**base, "rx_id": "void", "drug": patch, "status": "cancelled"},
+        {**base, "rx_id": "sl", "drug": "Buprenorphine 8 MG Sublingual Tablet", "route": "sublingual"},
+    )  # the MME stage's own words, so a change of its reasons cannot silently empty the regimen
+    assert {status for status, _ in reasons.values()} == {"excluded"}
+    routes = {"bup": "transdermal", "void": "transdermal", "sl": "sublingual"}
+    rows = [
+        replace(
+            rx(name, "buprenorphine", "2025-03-03", "2025-03-30", None, status, drug_class="buprenorphine"),
+            reason=reason,
+            route=routes[name],
+        )
+        for name, (status, reason) in reasons.items()
+    ]
+    lines = current_regimen(view(*rows), 180)
+    # one line per drug and route: the patch (for pain) and the sublingual tablet (opioid use disorder);
+    # the cancelled record is no supply, though it is the same product
+    assert sorted(line.prescription.rx_id for line in lines) == ["bup", "sl"]

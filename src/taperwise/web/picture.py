@@ -225,17 +225,33 @@ class RegimenLine:
         return self.days_since_end == 0
 
 
+# `excluded` rows that are still supply the patient has (buprenorphine — for pain or for opioid use
+# disorder — and cough/cold combinations, never in the MME total), told apart by the MME stage's reasons
+# from records that are no supply at all (tests/web/test_regimen.py checks these against the engine).
+SUPPLY_EXCLUSIONS = ("buprenorphine", "cough/cold combination")
+NOT_SUPPLY = ("injectable:", "inpatient administration:", "record status ", "rx_id repeats")
+
+
+def _is_supply(p: PrescriptionRow) -> bool:
+    if p.status != "excluded":
+        return True
+    reason = p.reason or ""
+    return reason.startswith(SUPPLY_EXCLUSIONS) and not any(word in reason for word in NOT_SUPPLY)
+
+
 def current_regimen(view: PatientView, lookback_days: int) -> list[RegimenLine]:
     """Each drug's latest supply that reaches the lookback window (the registry date and the days before
     it): what the patient is on now, or was on until a few days ago — a fill that ended three days ago is
-    still the regimen a clinician must see. Supply covering the registry date first, then the most recent."""
+    still the regimen a clinician must see. Buprenorphine and other supply not counted in MME is part of
+    it (shown as not counted); cancelled, repeated, injected or inpatient records are not. Supply covering
+    the registry date first, then the most recent."""
     if view.snapshot is None:
         return []
     as_of = view.snapshot.as_of
     first = as_of - dt.timedelta(days=lookback_days - 1)
     latest: dict[tuple[str, str], PrescriptionRow] = {}
     for p in view.prescriptions:
-        if p.start_date is None or p.end_date is None or p.status == "excluded":
+        if p.start_date is None or p.end_date is None or not _is_supply(p):
             continue
         if p.start_date > as_of or p.end_date < first:
             continue
