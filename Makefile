@@ -8,13 +8,13 @@ BIN := $(VENV)/bin
 DEMO_OUT ?= out/demo
 SAMPLE := examples/prescriptions.csv
 
-.PHONY: help install system demo demo-batch test lint typecheck unit bench clean
+.PHONY: help install system demo demo-batch test lint typecheck unit bench bench-publish clean
 
 help:
 	@echo "make demo        run the pipeline on the built-in sample and show where the outputs are"
 	@echo "make demo-batch  the same without serving, exits 0"
 	@echo "make test        install what the tests need, then ruff, mypy and the whole test suite"
-	@echo "make bench       the benchmarks (not part of make test)"
+	@echo "make bench       the benchmarks (not part of make test); make bench-publish: publishing alone"
 
 .bootstrap/bin/uv:
 	$(PYTHON) -m venv .bootstrap
@@ -85,8 +85,14 @@ unit: install system
 
 test: lint typecheck unit
 
+# Exposure benchmarks (BENCH_SIZES), then publishing into SQLite and PostgreSQL (BENCH_PUBLISH_SIZES;
+# docs/benchmarks.md). `make bench-publish` runs the second alone.
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.publish
+
+bench-publish: install
+	$(BIN)/python -m bench.publish
 
 clean:
 	rm -rf $(VENV) .bootstrap out .pytest_cache .mypy_cache .ruff_cache

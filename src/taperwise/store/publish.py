@@ -5,6 +5,11 @@ segments, per-prescription MME rows). A new snapshot supersedes the organisation
 stays in the database with its rows (a worklist seen last month can always be shown again). A row that
 cannot be loaded (a bad number, a NUL byte, a repeated patient) is refused and listed in the snapshot's
 `problems_json` and in the `publish` audit event; the rest is loaded.
+
+Publishing streams: every file is read in batches of CHUNK rows (DuckDB for CSV, Arrow for Parquet) and
+its rows are inserted CHUNK at a time, all in the caller's one transaction. What stays in memory is one
+batch per file being read, the rows waiting for their INSERT, the problem lines, and one store id per
+patient of the snapshot (external id to id), which the segment and prescription rows are matched against.
 """
 
 from __future__ import annotations
@@ -15,16 +20,27 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import duckdb
 import pyarrow as pa
-from sqlalchemy import insert, select, update
+import pyarrow.parquet as pq
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from taperwise.canonical import EVENT_COLUMNS
 from taperwise.digest import file_sha256
 from taperwise.errors import UnusableInputError
-from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, ROW, read_table_file
+from taperwise.exposure.prescriptions import (
+    CSV_SUFFIXES,
+    READ_PROBLEM_COLUMN,
+    ROW,
+    _as_text,
+    _duckdb_select,
+    _first_line,
+    checked_column_names,
+    read_errors,
+)
 from taperwise.exposure.segments import CONTRACT_SEGMENT_COLUMNS, SEGMENT_EXTRA_COLUMNS
 from taperwise.registry_schema import (
     FILE_COLUMNS,
@@ -48,8 +64,11 @@ from taperwise.store.models import (
 )
 from taperwise.store.users import ensure_organisation
 
-CHUNK = 5_000  # rows per INSERT batch: big enough to be fast, small enough for PostgreSQL's parameter cap
+CHUNK = 5_000  # rows per batch read and per INSERT: big enough to be fast, small enough to hold
+LOOKUP = 1_000  # patient ids per lookup: an IN list well under every engine's cap on parameters
 MME_ROW_COLUMNS = ("rx_id", "patient_id", "ingredient", "daily_mme", "status", "reason")
+# What a prescription row takes from the prescription it came from (joined by position).
+CARRIED_COLUMNS = ("drug", "days_supply", "quantity", "prescriber_id", "pharmacy_id")
 
 Parser = Callable[[str | None], Any]
 
@@ -171,9 +190,48 @@ class Problems:
         self.rows.append({"file": path.name, "row": row + 1, "record": record, "problem": problem})
 
 
+def read_batches(
+    path: Path, required: Sequence[str], optional: Sequence[str] = ()
+) -> Iterator[pa.RecordBatch]:
+    """The file in batches of at most CHUNK rows, never whole: the columns `read_table_file` gives.
+
+    Text columns named in lower case, missing optional columns as nulls, unknown columns kept, ``_row``
+    (0-based) and ``_read_problem``. CSV is streamed by DuckDB through the same SELECT as the whole-file
+    reader (so a row with the wrong number of fields is named on that row); Parquet by Arrow, a row group
+    at a time, each column turned into text as the whole-file reader does. A file that cannot be used is
+    refused (UnusableInputError) when the first batch is asked for.
+    """
+    if not path.exists():
+        raise UnusableInputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        with duckdb.connect() as connection, read_errors(path):
+            connection.execute("SET enable_progress_bar = false")  # a long file must not print a bar
+            select = _duckdb_select(connection, path, required, optional)
+            yield from connection.execute(select).to_arrow_reader(CHUNK)
+        return
+    if suffix not in (".parquet", ".pq"):
+        raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+    try:
+        parquet = pq.ParquetFile(path)
+        names = checked_column_names(path, parquet.schema_arrow.names, required)
+        offset = 0
+        for raw in parquet.iter_batches(batch_size=CHUNK):
+            columns = {name: _as_text(raw.column(i)) for i, name in enumerate(names)}
+            for name in optional:
+                columns.setdefault(name, pa.nulls(raw.num_rows, pa.string()))
+            columns[ROW] = pa.array(range(offset, offset + raw.num_rows), pa.int64())
+            # Parquet rows always have their columns: no read problem
+            columns[READ_PROBLEM_COLUMN] = pa.nulls(raw.num_rows, pa.string())
+            offset += raw.num_rows
+            yield pa.RecordBatch.from_pydict(columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+
+
 def _records(path: Path, required: Sequence[str], optional: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
-    table: pa.Table = read_table_file(path, required, optional)
-    for batch in table.to_batches(max_chunksize=CHUNK):
+    """The file's rows as dicts, one batch of them held at a time."""
+    for batch in read_batches(path, required, optional):
         yield from batch.to_pylist()
 
 
@@ -200,8 +258,32 @@ def _parse(
 
 
 def _insert(s: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """INSERTs of at most CHUNK rows, each one executemany in the session's transaction.
+
+    A Core insert of the table: the rows are plain values, so the ORM's bulk path adds only cost.
+    """
+    statement = insert(cast(Table, model.__table__))
     for start in range(0, len(rows), CHUNK):
-        s.execute(insert(model), rows[start : start + CHUNK])
+        s.execute(statement, rows[start : start + CHUNK])
+
+
+class _Chunked:
+    """Rows bound for one table, sent as one INSERT of CHUNK rows whenever that many are waiting."""
+
+    def __init__(self, s: Session, model: type[Base]) -> None:
+        self.s = s
+        self.model = model
+        self.waiting: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.waiting.append(row)
+        if len(self.waiting) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.waiting:
+            _insert(self.s, self.model, self.waiting)
+            self.waiting = []
 
 
 def _read_metadata(path: Path) -> dict[str, Any]:
@@ -217,29 +299,46 @@ def _read_metadata(path: Path) -> dict[str, Any]:
         raise UnusableInputError(f"{path}: not a registry metadata file with an as_of date ({exc})") from exc
 
 
-def _known_patients(s: Session, organisation_id: int) -> dict[str, int]:
-    query = select(Patient.external_id, Patient.id).where(Patient.organisation_id == organisation_id)
-    return dict(s.execute(query).all())  # a Result has keys(), so dict() of it would read it as a mapping
-
-
-def _patients(s: Session, organisation_id: int, external_ids: Sequence[str]) -> dict[str, int]:
-    """Patient ids of the organisation by external id, adding those not seen before."""
-    known = _known_patients(s, organisation_id)
+def _patient_ids(s: Session, organisation_id: int, external_ids: Sequence[str]) -> dict[str, int]:
+    """Store ids of these patients of the organisation, adding those not seen before."""
+    ids: dict[str, int] = {}
+    for start in range(0, len(external_ids), LOOKUP):
+        query = select(Patient.external_id, Patient.id).where(
+            Patient.organisation_id == organisation_id,
+            Patient.external_id.in_(external_ids[start : start + LOOKUP]),
+        )
+        ids.update(s.execute(query).all())  # rows, not the Result: it has keys()
     now = utc_now()
     new = [
         {"organisation_id": organisation_id, "external_id": external_id, "pseudonym": new_pseudonym(),
          "in_program": False, "created_at": now}
-        for external_id in dict.fromkeys(external_ids)
-        if external_id not in known
+        for external_id in external_ids
+        if external_id not in ids
     ]  # fmt: skip
-    if new:
-        _insert(s, Patient, new)
-        known = _known_patients(s, organisation_id)
-    return known
+    for start in range(0, len(new), CHUNK):
+        added = insert(Patient).returning(Patient.external_id, Patient.id)
+        ids.update(s.execute(added, new[start : start + CHUNK]).all())
+    return ids
 
 
-def _entries(path: Path, problems: Problems) -> dict[str, dict[str, Any]]:
-    entries: dict[str, dict[str, Any]] = {}
+def _load_entries(
+    s: Session, path: Path, organisation_id: int, snapshot_id: int, problems: Problems
+) -> dict[str, int]:
+    """Registry rows in chunks; returns the snapshot's patients (external id to store id), the only
+    per-patient state publishing keeps."""
+    patients: dict[str, int] = {}
+    waiting: dict[str, dict[str, Any]] = {}  # at most CHUNK rows, until their patients have ids
+
+    def flush() -> None:
+        ids = _patient_ids(s, organisation_id, list(waiting))
+        now = utc_now()
+        _insert(s, RegistryEntry, [
+            values | {"snapshot_id": snapshot_id, "patient_id": ids[p], "created_at": now}
+            for p, values in waiting.items()
+        ])  # fmt: skip
+        patients.update(ids)
+        waiting.clear()
+
     added = tuple(c for c in REGISTRY_COLUMNS if c not in FILE_COLUMNS)
     for raw in _records(path, FILE_COLUMNS, added + HARM_COLUMNS):
         values = _parse(raw, ENTRY_FIELDS, path, problems)
@@ -248,61 +347,73 @@ def _entries(path: Path, problems: Problems) -> dict[str, dict[str, Any]]:
             continue
         if not patient:
             problems.add(path, raw[ROW], None, "patient_id is empty; the row was not loaded")
-        elif patient in entries:
+        elif patient in patients or patient in waiting:
             problems.add(path, raw[ROW], patient, "patient_id appears twice; the second row was not loaded")
         else:
-            entries[patient] = values
-    return entries
+            waiting[patient] = values
+            if len(waiting) >= CHUNK:
+                flush()
+    if waiting:
+        flush()
+    return patients
 
 
-def _rows_for(
+def _load_rows(
+    s: Session,
+    model: type[Base],
     path: Path,
-    required: Sequence[str],
+    records: Iterator[dict[str, Any]],
     fields: dict[str, Parser],
     patients: dict[str, int],
     snapshot_id: int,
     problems: Problems,
-    merge: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    optional: Sequence[str] = (),
-) -> list[dict[str, Any]]:
-    """Typed rows of a per-patient file, for the registry's patients only (others are outside it)."""
+) -> None:
+    """Typed rows of a per-patient file, for the snapshot's patients only (others are outside it)."""
     now = utc_now()
-    rows = []
-    for raw in _records(path, required, optional):
-        if raw.get("patient_id") not in patients:
+    rows = _Chunked(s, model)
+    for raw in records:
+        patient = patients.get(raw.get("patient_id") or "")  # "" is nobody: an empty id is refused
+        if patient is None:
             continue
-        source = merge(raw) if merge is not None else raw
-        values = _parse(source, fields, path, problems)
+        values = _parse(raw, fields, path, problems)
         if values is not None:
-            rows.append(values | {"snapshot_id": snapshot_id, "patient_id": patients[raw["patient_id"]],
-                                  "created_at": now})  # fmt: skip
-    return rows
+            rows.add(values | {"snapshot_id": snapshot_id, "patient_id": patient, "created_at": now})
+    rows.flush()
+
+
+def _carried(prescriptions_path: Path) -> Iterator[dict[str, Any]]:
+    """Each prescription's rx_id and the columns its MME row takes from it, one batch held at a time."""
+    for batch in read_batches(prescriptions_path, ("rx_id",), CARRIED_COLUMNS):
+        yield from batch.select(["rx_id", *CARRIED_COLUMNS]).to_pylist()
 
 
 def _with_prescriptions(
-    mme_path: Path, prescriptions_path: Path | None
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    mme_path: Path,
+    mme_rows: Iterator[dict[str, Any]],
+    prescriptions_path: Path | None,
+    patients: dict[str, int],
+) -> Iterator[dict[str, Any]]:
     """MME rows joined by position to the prescriptions they came from (drug, supply, prescriber, pharmacy).
 
-    `taperwise mme` writes one row per input row, in input order; the rx_id of every pair is checked.
+    `taperwise mme` writes one row per input row, in input order, so the two files are read in step, a
+    batch of each at a time; the rx_id of every pair that is published is checked.
     """
     if prescriptions_path is None:
-        return lambda raw: raw
-    source = {raw[ROW]: raw for raw in _records(prescriptions_path, ("rx_id",))}
-
-    def merge(raw: dict[str, Any]) -> dict[str, Any]:
-        origin = source.get(raw[ROW])
+        yield from mme_rows
+        return
+    source = _carried(prescriptions_path)
+    for raw in mme_rows:
+        origin = next(source, None)  # the prescription on the same row: both files advance together
+        if raw.get("patient_id") not in patients:
+            yield raw  # outside the snapshot: skipped, as it would be without the prescriptions
+            continue
         if origin is None or origin.get("rx_id") != raw.get("rx_id"):
             raise UnusableInputError(
                 f"{mme_path}: row {raw[ROW] + 1} (rx_id {raw.get('rx_id')!r}) does not match the same row "
                 f"of {prescriptions_path}; pass the prescriptions file the MME rows were computed from"
             )
-        carried = {
-            k: origin.get(k) for k in ("drug", "days_supply", "quantity", "prescriber_id", "pharmacy_id")
-        }
-        return carried | {k: v for k, v in raw.items() if v not in (None, "")}
-
-    return merge
+        carried = {k: origin.get(k) for k in CARRIED_COLUMNS}
+        yield carried | {k: v for k, v in raw.items() if v not in (None, "")}
 
 
 def publish_registry(
@@ -325,8 +436,6 @@ def publish_registry(
     metadata = _read_metadata(metadata_path)
     organisation = ensure_organisation(s, organisation_code)
     problems = Problems()
-    entries = _entries(registry_path, problems)
-    patients = _patients(s, organisation.id, list(entries))
     now = utc_now()
     s.execute(
         update(RegistrySnapshot)
@@ -342,30 +451,24 @@ def publish_registry(
         source_sha256=file_sha256(registry_path),
         published_by_user_id=None if published_by is None else published_by.id,
         published_at=now,
-        patients=len(entries),
+        patients=0,  # counted as the rows are loaded
     )
     s.add(snapshot)
     s.flush()
-    _insert(s, RegistryEntry, [
-        values | {"snapshot_id": snapshot.id, "patient_id": patients[p], "created_at": now}
-        for p, values in entries.items()
-    ])  # fmt: skip
-    segments = _rows_for(
-        segments_path, CONTRACT_SEGMENT_COLUMNS, SEGMENT_FIELDS, patients, snapshot.id, problems,
-        optional=SEGMENT_EXTRA_COLUMNS,
-    )  # fmt: skip
-    _insert(s, TrajectorySegment, segments)
+    patients = _load_entries(s, registry_path, organisation.id, snapshot.id, problems)
+    snapshot.patients = len(patients)
+    segments = _records(segments_path, CONTRACT_SEGMENT_COLUMNS, SEGMENT_EXTRA_COLUMNS)
+    _load_rows(s, TrajectorySegment, segments_path, segments, SEGMENT_FIELDS, patients, snapshot.id, problems)
     if mme_rows_path is not None:
-        merge = _with_prescriptions(mme_rows_path, prescriptions_path)
-        rows = _rows_for(
-            mme_rows_path, MME_ROW_COLUMNS, PRESCRIPTION_FIELDS, patients, snapshot.id, problems, merge
-        )
-        _insert(s, PrescriptionRecord, rows)
+        mme_rows = _records(mme_rows_path, MME_ROW_COLUMNS)
+        rows = _with_prescriptions(mme_rows_path, mme_rows, prescriptions_path, patients)
+        fields = PRESCRIPTION_FIELDS
+        _load_rows(s, PrescriptionRecord, mme_rows_path, rows, fields, patients, snapshot.id, problems)
     if events_path is not None:
-        events = _rows_for(events_path, EVENT_COLUMNS[:3], EVENT_FIELDS, patients, snapshot.id, problems)
-        _insert(s, HarmEvent, events)
+        events = _records(events_path, EVENT_COLUMNS[:3])
+        _load_rows(s, HarmEvent, events_path, events, EVENT_FIELDS, patients, snapshot.id, problems)
     snapshot.problems_json = json.dumps(problems.rows, ensure_ascii=False)
     record_audit(s, published_by, "publish", "registry_snapshot", snapshot.id, None, None,
-                 f"as_of={snapshot.as_of} patients={len(entries)} problems={len(problems.rows)} "
+                 f"as_of={snapshot.as_of} patients={len(patients)} problems={len(problems.rows)} "
                  f"sha256={snapshot.source_sha256}", organisation_id=organisation.id)  # fmt: skip
     return snapshot
