@@ -109,16 +109,22 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+def _watched_tab(browser: object, width: int, height: int) -> tuple[object, object]:
+    """A context and its tab whose console errors and page errors collect in `tab.problems`."""
+    context = browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
     tab = context.new_page()
     problems: list[str] = []
     tab.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
     tab.on("pageerror", lambda error: problems.append(str(error)))
     tab.problems = problems
+    return context, tab
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context, tab = _watched_tab(browser, 1280, 900)
     yield tab
-    context.close()
+    context.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -127,13 +133,8 @@ def tab_of(browser: object) -> Iterator[object]:
     contexts: list[object] = []
 
     def open_tab(width: int, height: int = 900) -> object:
-        context = browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+        context, tab = _watched_tab(browser, width, height)
         contexts.append(context)
-        tab = context.new_page()
-        problems: list[str] = []
-        tab.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
-        tab.on("pageerror", lambda error: problems.append(str(error)))
-        tab.problems = problems
         return tab
 
     yield open_tab

@@ -56,34 +56,57 @@ def checked_column_names(path: Path, names: Sequence[str], required: Sequence[st
     return lowered
 
 
-def read_table_file(path: Path, required: Sequence[str], optional: Sequence[str]) -> pa.Table:
-    """Read a CSV or Parquet file as all-text columns named in lower case, with ``_row`` (0-based).
+def read_table_batches(
+    path: Path, required: Sequence[str], optional: Sequence[str], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """A CSV or Parquet file in batches of at most `batch_rows` rows, never held whole: all-text columns
+    named in lower case, missing optional columns as nulls, unknown columns kept, ``_row`` (0-based) and
+    ``_read_problem``. At least one batch (empty for an empty file), so its columns are always known.
 
-    Missing optional columns are added as nulls; unknown columns are kept.
+    CSV goes through the same DuckDB SELECT as the prescriptions reader, so a row with the wrong number of
+    fields is reported on that row (READ_PROBLEM) instead of failing the file; Parquet is read a row
+    group at a time. A file that cannot be used is refused (UnusableInputError) when the first batch is
+    asked for.
     """
     if not path.exists():
         raise UnusableInputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
-        # The same reader as the streaming path, so a row with the wrong number of fields is reported on
-        # that row (READ_PROBLEM) here too instead of failing the file.
         with duckdb.connect() as connection, read_errors(path):
+            connection.execute("SET enable_progress_bar = false")  # a long file must not print a bar
             select = _duckdb_select(connection, path, required, optional)
-            return connection.execute(select).fetch_arrow_table()
+            reader = connection.execute(select).to_arrow_reader(batch_rows)
+            yielded = False
+            for batch in reader:
+                yielded = True
+                yield batch
+            if not yielded:
+                yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+        return
+    if suffix not in (".parquet", ".pq"):
+        raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
     try:
-        if suffix in (".parquet", ".pq"):
-            table = pq.read_table(path)
-        else:
-            raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+        parquet = pq.ParquetFile(path)
+        names = checked_column_names(path, parquet.schema_arrow.names, required)
+        offset = 0
+        batches = parquet.iter_batches(batch_size=batch_rows)
+        for raw in batches if parquet.metadata.num_rows else [parquet.schema_arrow.empty_table()]:
+            columns = {name: _as_text(raw.column(i)) for i, name in enumerate(names)}
+            for name in optional:
+                columns.setdefault(name, pa.nulls(raw.num_rows, pa.string()))
+            columns[ROW] = pa.array(range(offset, offset + raw.num_rows), pa.int64())
+            # Parquet rows always have their columns: no read problem
+            columns[READ_PROBLEM_COLUMN] = pa.nulls(raw.num_rows, pa.string())
+            offset += raw.num_rows
+            yield pa.RecordBatch.from_pydict(columns)
     except (pa.ArrowInvalid, OSError) as exc:
         raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
-    table = table.rename_columns(checked_column_names(path, table.column_names, required))
-    columns = {name: _as_text(table.column(name)) for name in table.column_names}
-    for name in optional:
-        columns.setdefault(name, pa.nulls(table.num_rows, pa.string()))
-    columns[ROW] = pa.array(range(table.num_rows), pa.int64())
-    columns[READ_PROBLEM_COLUMN] = pa.nulls(table.num_rows, pa.string())  # Parquet rows have their columns
-    return pa.table(columns)
+
+
+def read_table_file(path: Path, required: Sequence[str], optional: Sequence[str]) -> pa.Table:
+    """A CSV or Parquet file whole, the columns `read_table_batches` gives (for a file the caller holds
+    in memory anyway; publishing streams the batches instead)."""
+    return pa.Table.from_batches(list(read_table_batches(path, required, optional, 200_000)))
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:

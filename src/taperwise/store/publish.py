@@ -22,25 +22,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, cast
 
-import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from taperwise.canonical import EVENT_COLUMNS
 from taperwise.digest import file_sha256
 from taperwise.errors import UnusableInputError
-from taperwise.exposure.prescriptions import (
-    CSV_SUFFIXES,
-    READ_PROBLEM_COLUMN,
-    ROW,
-    _as_text,
-    _duckdb_select,
-    _first_line,
-    checked_column_names,
-    read_errors,
-)
+from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, ROW, read_table_batches
 from taperwise.exposure.segments import CONTRACT_SEGMENT_COLUMNS, SEGMENT_EXTRA_COLUMNS
 from taperwise.registry_schema import (
     FILE_COLUMNS,
@@ -193,40 +182,8 @@ class Problems:
 def read_batches(
     path: Path, required: Sequence[str], optional: Sequence[str] = ()
 ) -> Iterator[pa.RecordBatch]:
-    """The file in batches of at most CHUNK rows, never whole: the columns `read_table_file` gives.
-
-    Text columns named in lower case, missing optional columns as nulls, unknown columns kept, ``_row``
-    (0-based) and ``_read_problem``. CSV is streamed by DuckDB through the same SELECT as the whole-file
-    reader (so a row with the wrong number of fields is named on that row); Parquet by Arrow, a row group
-    at a time, each column turned into text as the whole-file reader does. A file that cannot be used is
-    refused (UnusableInputError) when the first batch is asked for.
-    """
-    if not path.exists():
-        raise UnusableInputError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        with duckdb.connect() as connection, read_errors(path):
-            connection.execute("SET enable_progress_bar = false")  # a long file must not print a bar
-            select = _duckdb_select(connection, path, required, optional)
-            yield from connection.execute(select).to_arrow_reader(CHUNK)
-        return
-    if suffix not in (".parquet", ".pq"):
-        raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
-    try:
-        parquet = pq.ParquetFile(path)
-        names = checked_column_names(path, parquet.schema_arrow.names, required)
-        offset = 0
-        for raw in parquet.iter_batches(batch_size=CHUNK):
-            columns = {name: _as_text(raw.column(i)) for i, name in enumerate(names)}
-            for name in optional:
-                columns.setdefault(name, pa.nulls(raw.num_rows, pa.string()))
-            columns[ROW] = pa.array(range(offset, offset + raw.num_rows), pa.int64())
-            # Parquet rows always have their columns: no read problem
-            columns[READ_PROBLEM_COLUMN] = pa.nulls(raw.num_rows, pa.string())
-            offset += raw.num_rows
-            yield pa.RecordBatch.from_pydict(columns)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise UnusableInputError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+    """The file in batches of at most CHUNK rows, never whole (`read_table_batches`, the exposure reader)."""
+    return read_table_batches(path, required, optional, CHUNK)
 
 
 def _records(path: Path, required: Sequence[str], optional: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
