@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pyarrow as pa
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import ColumnDefault, Table, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from taperwise.canonical import EVENT_COLUMNS
@@ -215,13 +215,52 @@ def _parse(
 
 
 def _insert(s: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
-    """INSERTs of at most CHUNK rows, each one executemany in the session's transaction.
+    """The rows into the model's table in the session's transaction: COPY on PostgreSQL, otherwise
+    INSERTs of at most CHUNK rows, each one executemany.
 
-    A Core insert of the table: the rows are plain values, so the ORM's bulk path adds only cost.
+    A Core insert of the table: the rows are plain values, so the ORM's bulk path adds only cost. On
+    PostgreSQL an executemany is one statement per row on the server, which made publishing several times
+    slower than COPY of the same rows (docs/benchmarks.md), so the rows go by COPY there.
     """
-    statement = insert(cast(Table, model.__table__))
+    table = cast(Table, model.__table__)
+    if not rows:
+        return
+    if s.get_bind().dialect.name == "postgresql":
+        _copy(s, table, rows)
+        return
+    statement = insert(table)
     for start in range(0, len(rows), CHUNK):
         s.execute(statement, rows[start : start + CHUNK])
+
+
+def _copy(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL's COPY of the rows, on the session's own connection (so in its transaction), with what
+    an INSERT through SQLAlchemy would add: each column type's bind processing (aware UTC datetimes stored
+    naive) and the Python-side defaults of the columns a row does not give. Text was already refused when
+    it holds a NUL byte (`_parse`), which the statement hook (store/db.py) does for INSERTs."""
+    connection = s.connection()
+    dialect = connection.dialect
+    given = list(dict.fromkeys(name for row in rows[:1] for name in row))
+    if any(len(row) != len(given) or any(name not in row for name in given) for row in rows):
+        raise ValueError(f"rows for {table.name} do not all have the same columns")  # a programming error
+    defaults: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in given or column.default is None or column.primary_key:
+            continue
+        default = cast(ColumnDefault, column.default)  # the models' defaults: values and callables
+        defaults[column.name] = default.arg(None) if default.is_callable else default.arg
+    names = [*given, *defaults]
+    processors = [table.columns[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            values = [row[name] for name in given] + list(defaults.values())
+            copy.write_row([
+                value if process is None or value is None else process(value)
+                for value, process in zip(values, processors, strict=True)
+            ])  # fmt: skip
 
 
 class _Chunked:
@@ -391,6 +430,12 @@ def publish_registry(
     quantity, prescriber and pharmacy to each prescription row; without it those stay empty.
     """
     metadata = _read_metadata(metadata_path)
+    if s.get_bind().dialect.name == "postgresql":
+        # The patient lookups run thousands of times while their table grows inside this transaction; the
+        # driver prepares a repeated statement, and a plan made generic while the table was small scans it
+        # whole each time (publishing grew with the square of the patients). A plan per execution sees
+        # the table as it is. SET LOCAL: for this transaction only.
+        s.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     organisation = ensure_organisation(s, organisation_code)
     problems = Problems()
     now = utc_now()
