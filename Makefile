@@ -37,7 +37,7 @@ system:
 # The demo: a synthetic FHIR export (no real patient) → ingest → MME, segments, windows → registry
 # published into a fresh SQLite store with demo users → (make demo) the web app.
 DEMO_DB := sqlite:///$(DEMO_OUT)/taperwise.db
-DEMO_PASSWORD ?= taperwise-demo-2026
+DEMO_PASSWORD ?= amber kettle sunrise lantern
 DEMO_AS_OF := 2025-12-31
 
 demo-batch: install

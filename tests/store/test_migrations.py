@@ -39,7 +39,8 @@ def test_the_models_match_the_migrated_schema(store: Store) -> None:
 
 def _one_audit_event(store: Store) -> int:
     with store.session() as s:
-        return record_audit(s, None, "view", "patient", 7, "10.0.0.1", "pytest", "original").id
+        recorded = record_audit(s, None, "view", "patient", 7, "10.0.0.1", "pytest", "original")
+    return recorded.id  # written, and given its id, at commit
 
 
 def test_audit_rows_cannot_be_updated_even_with_raw_sql(store: Store) -> None:

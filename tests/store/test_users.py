@@ -116,3 +116,22 @@ def test_a_deactivated_account_cannot_sign_in(store: Store) -> None:
         user.active = False
     assert _login(store, "dr.gone", PASSWORD) is None
     assert "deactivated" in _audit(store, "login_failed")[-1].detail
+
+
+@pytest.mark.parametrize(
+    ("password", "said"),
+    [
+        ("password12345", "too easy to guess"),
+        ("qwertyuiop123", "too easy to guess"),
+        ("Taperwise2026!", "contains 'taperwise'"),
+        ("mercer-practice-9", "contains 'mercer'"),
+    ],
+)
+def test_common_and_context_passwords_are_refused(store: Store, password: str, said: str) -> None:
+    with pytest.raises(RequestValidationError, match=said), store.session() as s:
+        repo.create_user(s, "dr.mercer", password, "clinician", organisations=["ORG-A"])
+
+
+def test_a_passphrase_is_accepted(store: Store) -> None:
+    with store.session() as s:
+        repo.create_user(s, "dr.mercer", "amber kettle sunrise lantern", "clinician")

@@ -12,6 +12,7 @@ from taperwise.errors import RequestValidationError
 from taperwise.store import Store
 from taperwise.store import repositories as repo
 from taperwise.store.access import can_view_identifiable
+from taperwise.store.audit import pending_events
 from taperwise.store.models import AuditEvent, Patient, User
 from tests.store.helpers import add_user, publish_example
 
@@ -104,7 +105,7 @@ def test_the_view_event_is_in_the_same_transaction_as_the_view(two_practices: St
     def view_then_fail() -> None:
         with two_practices.session() as s:
             assert repo.patient_view(s, user, patient_id, None, None) is not None
-            seen_inside.extend(s.scalars(select(AuditEvent).where(AuditEvent.action == "view")))
+            seen_inside.extend(e for e in pending_events(s) if e.action == "view")  # written at commit
             raise RuntimeError("the page failed to render")
 
     with pytest.raises(RuntimeError):
@@ -203,14 +204,42 @@ def test_worklist_filters_select_exactly_the_flagged_patients(two_practices: Sto
     }
 
 
-def test_worklist_search_matches_a_patient_id_prefix_or_a_pseudonym(two_practices: Store) -> None:
+def test_worklist_search_matches_the_id_anywhere_in_any_case_or_a_pseudonym(two_practices: Store) -> None:
     user = add_user(two_practices, "dr.a", "clinician", "ORG-A")
     assert _labels(two_practices, user, search="S005") == ["S005"]
+    assert _labels(two_practices, user, search="s005") == ["S005"]
+    assert _labels(two_practices, user, search="005") == ["S005"]
     assert len(_labels(two_practices, user, search="S00")) == len(_labels(two_practices, user, search="S"))
     assert _labels(two_practices, user, search="nobody") == []
     with two_practices.session() as s:
         pseudonym = repo.worklist(s, user, search="S005").items[0].pseudonym
     assert _labels(two_practices, user, search=pseudonym.lower()) == ["S005"]
+
+
+def test_an_analyst_search_matches_pseudonyms_only_and_every_search_is_audited(two_practices: Store) -> None:
+    """Issue 11: an analyst who could search by patient id would learn which pseudonym is which patient."""
+    clinician = add_user(two_practices, "dr.a", "clinician", "ORG-A")
+    analyst = add_user(two_practices, "an.a", "analyst", "ORG-A")
+    with two_practices.session() as s:
+        pseudonym = repo.worklist(s, clinician, search="S005").items[0].pseudonym
+        for term in ("S005", "s00", "S"):  # never in a pseudonym (P- and hexadecimal)
+            assert repo.worklist(s, analyst, search=term).total == 0, term
+        found = repo.worklist(s, analyst, search=pseudonym[-6:].lower(), ip="10.1.1.1", user_agent="t")
+        assert [row.pseudonym for row in found.items] == [pseudonym]
+        assert all(row.external_id is None for row in found.items)
+        # ties in the order are broken by pseudonym, not by the registry's (patient id) order
+        every = repo.worklist(s, analyst, page_size=100).items
+        keys = [(row.priority, -row.avg_daily_mme_90d) for row in every]
+        for i in range(1, len(every)):
+            if keys[i] == keys[i - 1]:
+                assert every[i - 1].pseudonym < every[i].pseudonym
+    with two_practices.session() as s:
+        searches = s.scalars(select(AuditEvent).where(AuditEvent.action == "search")).all()
+    assert len(searches) == 6
+    mine = [e for e in searches if e.username == "an.a" and e.ip == "10.1.1.1"]
+    assert len(mine) == 1
+    assert "results=1" in mine[0].detail
+    assert mine[0].entity_type == "worklist"
 
 
 def test_worklist_pages_partition_the_list(two_practices: Store) -> None:

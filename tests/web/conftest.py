@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "prescriptions.csv"
 AS_OF = "2025-03-31"
 PASSWORD = "correct horse battery staple"
-SECRET = "test-secret-" + "x" * 40
+SECRET = "kQ3vN8zR1tLw5YpXc7HbJ2mFd9SgUe4A6oTiZ0rVqWn"  # random-looking: the app refuses a patterned key
 EVENTS = (
     "patient_id,date,kind,code,code_system\n"
     "S001,2025-03-10,opioid_overdose,T40.2X1A,ICD10CM\n"

@@ -38,8 +38,8 @@ def test_the_api_rejects_unusable_filters_with_a_message(signed_in: TestClient):
     assert "control characters" in response.json()["detail"]
 
 
-def test_openapi_documents_the_api_and_not_the_html_pages(client: TestClient):
-    paths = client.get("/openapi.json").json()["paths"]
+def test_openapi_documents_the_api_and_not_the_html_pages(signed_in: TestClient):
+    paths = signed_in.get("/api/openapi.json").json()["paths"]
     assert {"/api/me", "/api/worklist", "/api/patients/{patient_id}", "/healthz"} <= set(paths)
     assert not {"/worklist", "/login", "/patients/{patient_id}"} & set(paths)
 

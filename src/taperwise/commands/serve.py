@@ -9,8 +9,10 @@ import typer
 
 from taperwise.console import err_console, fail
 from taperwise.errors import TaperwiseError, UnusableInputError
+from taperwise.settings import Settings
 
 DEFAULT_DB = "sqlite:///taperwise.db"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def serve(
@@ -38,6 +40,12 @@ def serve(
     from taperwise.web import create_app
 
     try:
+        if Settings.from_environment().dev_mode and host not in LOOPBACK:
+            raise UnusableInputError(
+                f"--host {host}: developer mode (TAPERWISE_DEV=1) sends cookies over plain http and listens "
+                f"on loopback only ({', '.join(LOOPBACK)}); set TAPERWISE_SECRET_KEY and unset TAPERWISE_DEV "
+                "to serve other machines"
+            )
         if warehouse is not None and not warehouse.exists():
             raise UnusableInputError(f"{warehouse}: the warehouse does not exist; check the path")
         app = create_app(db, warehouse=warehouse)
@@ -45,4 +53,12 @@ def serve(
         fail(str(exc))
         raise typer.Exit(2) from exc
     err_console.print(f"serving taperwise on http://{host}:{port} (database migrated)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )  # fmt: skip  (requests are logged by the app, without identifiers)

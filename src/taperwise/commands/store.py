@@ -14,16 +14,25 @@ from rich.table import Table
 from taperwise.commands.exposure import load_codes
 from taperwise.console import err_console, fail, out_console
 from taperwise.digest import file_sha256
-from taperwise.errors import TaperwiseError, UnusableInputError
+from taperwise.errors import RequestValidationError, TaperwiseError, UnusableInputError
 from taperwise.exposure.engine import connect, write_result
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
 from taperwise.exposure.prescriptions import ROW, read_prescriptions
 from taperwise.ingest.common import sibling
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET
 from taperwise.store import open_store
+from taperwise.store.audit import verify_chain
 from taperwise.store.models import ROLES
 from taperwise.store.publish import publish_registry
-from taperwise.store.users import create_user, is_locked, list_users, unlock_user
+from taperwise.store.sessions import end_user_sessions
+from taperwise.store.users import (
+    create_user,
+    deactivate_user,
+    get_user_by_name,
+    is_locked,
+    list_users,
+    unlock_user,
+)
 
 PASSWORD_ENV = "TAPERWISE_PASSWORD"
 DEFAULT_DB = "sqlite:///taperwise.db"
@@ -35,7 +44,9 @@ DbOpt = Annotated[
     ),
 ]
 
-users_app = typer.Typer(no_args_is_help=True, help="Accounts of the clinical app: add, list, unlock.")
+users_app = typer.Typer(
+    no_args_is_help=True, help="Accounts of the clinical app: add, list, unlock, deactivate, sign-out."
+)
 
 
 def _password() -> str:
@@ -203,3 +214,64 @@ def publish(
         err_console.print(
             "  no prescriptions file: the patient page will list no prescriptions", highlight=False
         )
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log: check that no row was changed or removed.")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = DEFAULT_DB) -> None:
+    """Recompute the audit log's hash chain; exit 0 when intact, 1 naming the first row that breaks it.
+
+    Prints the last seq and hash: keep them elsewhere (a ticket, a printout) to detect later removal of
+    rows from the end, which a chain alone cannot show.
+    """
+    try:
+        store = open_store(db)
+        with store.session() as s:
+            report = verify_chain(s)
+        store.close()
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    if not report.intact:
+        where = f"audit row id {report.broken_id}" if report.broken_id is not None else "the chain's head"
+        seq = f" (seq {report.broken_seq})" if report.broken_seq is not None else ""
+        fail(
+            f"the audit log is broken at {where}{seq}: {report.problem}; "
+            f"the {report.rows} row(s) before it are intact"
+        )
+        raise typer.Exit(1)
+    out_console.print(f"audit log intact: {report.rows} row(s), last seq {report.last_seq}, "
+                      f"hash {report.last_hash}", highlight=False)  # fmt: skip
+
+
+@users_app.command("deactivate")
+def deactivate_command(name: Annotated[str, typer.Argument(help="Username")], db: DbOpt = DEFAULT_DB) -> None:
+    """Deactivate an account (kept, never deleted) and end its sessions at once (audited)."""
+    _user_change(db, name, lambda s: deactivate_user(s, name), f"deactivated {name}; its sessions ended")
+
+
+@users_app.command("sign-out")
+def sign_out_command(name: Annotated[str, typer.Argument(help="Username")], db: DbOpt = DEFAULT_DB) -> None:
+    """End every session of a user now ("sign out everywhere"; audited). The account stays active."""
+
+    def end(s: Any) -> None:
+        user = get_user_by_name(s, name)
+        if user is None:
+            raise RequestValidationError("username", f"no user called {name!r}")
+        end_user_sessions(s, user, "signed_out_everywhere", None)
+
+    _user_change(db, name, end, f"signed {name} out everywhere")
+
+
+def _user_change(db: str, name: str, change: Any, done: str) -> None:
+    try:
+        store = open_store(db)
+        with store.session() as s:
+            change(s)
+        store.close()
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    err_console.print(done, highlight=False)

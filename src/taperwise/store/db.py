@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from taperwise.errors import UnusableInputError
+from taperwise.store import audit
 from taperwise.store.security import reject_nul_in
 
 MIGRATIONS = "taperwise.store:migrations"
@@ -36,6 +37,7 @@ class Store:
         self.engine = engine
         # Objects stay readable after the transaction ends: the web layer renders them afterwards.
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        audit.install(self._sessions)  # recorded audit events are chained and written at each commit
 
     @property
     def dialect(self) -> str:
@@ -83,6 +85,9 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")  # off by default in SQLite; the schema relies on them
     cursor.execute("PRAGMA busy_timeout = 30000")  # the web app and a publish may write at once
+    # Without it INSERT OR REPLACE deletes the row it replaces without firing DELETE triggers, which is
+    # how an audit row could be rewritten (the audit triggers, migration 0006).
+    cursor.execute("PRAGMA recursive_triggers = ON")
     cursor.close()
 
 

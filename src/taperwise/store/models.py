@@ -47,6 +47,7 @@ AUDIT_ACTIONS = (
     "publish",
     "export",
     "denied",
+    "search",
 )
 
 # Stable constraint names, so that Alembic can alter them on both engines.
@@ -251,11 +252,53 @@ class HarmEvent(Stamped, Base):
     code_system: Mapped[str | None] = mapped_column(String(200))
 
 
+class UserSession(Stamped, Base):
+    """A signed-in browser session, held here so that it can be ended before it expires.
+
+    The cookie carries only a random token; the store keeps its SHA-256 (`token_hash`), so a copy of this
+    table does not sign anyone in. A session is live while `ended_at` is empty, `last_seen_at` is within
+    the idle limit and `expires_at` (the absolute limit) has not passed. Rows are never deleted: an ended
+    session says when and why (`end_reason`: signed_out, signed_out_everywhere, deactivated, idle,
+    expired, replaced).
+    """
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+
+
+class AuditChain(Base):
+    """The newest link of the audit log's hash chain (one row, id 1): the sequence number and hash that
+    the next audit row continues from. Taking its row lock is what puts concurrent writers in one order."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
 class AuditEvent(Base):
-    """Who did what to which record, when, from where. Append-only; `created_at` is `at`."""
+    """Who did what to which record, when, from where. Append-only; `created_at` is `at`.
+
+    Tamper-evident: `seq` numbers the rows without gaps, and `row_hash` is the SHA-256 of the row's own
+    values and `prev_hash`, the `row_hash` of the row before (store/audit.py; `taperwise audit verify`).
+    """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity_type", "entity_id"),
+        Index("ix_audit_events_ip_at", "ip", "at"),
+        Index("uq_audit_events_seq", "seq", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
@@ -268,6 +311,9 @@ class AuditEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(500))
     detail: Mapped[str] = mapped_column(Text, default="")
+    seq: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def created_at(self) -> dt.datetime:

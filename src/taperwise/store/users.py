@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from taperwise.errors import RequestValidationError
 from taperwise.store.audit import record_audit
-from taperwise.store.models import ORGANISATION_KINDS, ROLES, Membership, Organisation, User, utc_now
+from taperwise.store.models import (
+    ORGANISATION_KINDS,
+    ROLES,
+    AuditEvent,
+    Membership,
+    Organisation,
+    User,
+    utc_now,
+)
 from taperwise.store.security import (
+    ADDRESS_WINDOW,
     LOCKOUT,
     MAX_FAILED_LOGINS,
+    MAX_FAILED_PER_ADDRESS,
     burn_verification,
     check_password_strength,
     hash_password,
     reject_nul,
     verify_password,
 )
+from taperwise.store.sessions import end_user_sessions
 
 
 def ensure_organisation(
@@ -61,7 +73,9 @@ def create_user(
         raise RequestValidationError("username", "must be non-empty with no leading or trailing spaces")
     if role not in ROLES:
         raise RequestValidationError("role", f"{role!r} is not one of {', '.join(ROLES)}")
-    check_password_strength(password)
+    organisations = list(organisations)  # read twice: for the password's context and the memberships
+    names = (username, display_name or "", *organisations)
+    check_password_strength(password, [*names, *(part for name in names for part in re.split(r"\W+", name))])
     if s.scalar(select(User.id).where(User.username == username)) is not None:
         raise RequestValidationError("username", f"{username!r} is taken; choose another")
     user = User(
@@ -112,6 +126,19 @@ def is_locked(user: User, now: dt.datetime | None = None) -> bool:
     return user.locked_until is not None and user.locked_until > (now or utc_now())
 
 
+def address_throttled(s: Session, ip: str | None, now: dt.datetime | None = None) -> bool:
+    """Has this client address failed to sign in MAX_FAILED_PER_ADDRESS times within ADDRESS_WINDOW?"""
+    if ip is None:
+        return False
+    since = (now or utc_now()) - ADDRESS_WINDOW
+    failures = s.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.ip == ip, AuditEvent.at >= since, AuditEvent.action == "login_failed")
+    )
+    return (failures or 0) >= MAX_FAILED_PER_ADDRESS
+
+
 def authenticate(
     s: Session, username: str, password: str, ip: str | None, user_agent: str | None
 ) -> User | None:
@@ -119,8 +146,15 @@ def authenticate(
 
     Every attempt is audited (`login` or `login_failed` with the reason). After MAX_FAILED_LOGINS
     failures in a row the account locks for LOCKOUT; while locked, even the right password is refused.
+    A client address with MAX_FAILED_PER_ADDRESS failures in ADDRESS_WINDOW is refused before any
+    password is checked (`address_throttled`). The caller tells none of these apart to the user.
     """
     now = utc_now()
+    if address_throttled(s, ip, now):
+        burn_verification(password)
+        reason = f"client address throttled after {MAX_FAILED_PER_ADDRESS} failures"
+        record_audit(s, None, "login_failed", "user", None, ip, user_agent, reason, username=username)
+        return None
     user = get_user_by_name(s, username)
     if user is None:
         burn_verification(password)
@@ -153,6 +187,17 @@ def authenticate(
     user.locked_until = None
     user.last_login_at = now
     record_audit(s, user, "login", "user", user.id, ip, user_agent)
+    return user
+
+
+def deactivate_user(s: Session, username: str, by: User | None = None) -> User:
+    """Deactivate an account (never deleted: its audit trail and records stay) and end its sessions now."""
+    user = get_user_by_name(s, username)
+    if user is None:
+        raise RequestValidationError("username", f"no user called {username!r}")
+    user.active = False
+    record_audit(s, by, "update", "user", user.id, None, None, "deactivated")
+    end_user_sessions(s, user, "deactivated", by)
     return user
 
 

@@ -171,6 +171,7 @@ def _filters(
     multi_provider: bool | None,
     new_prescriber: bool | None,
     search: str | None,
+    identifiable: bool = True,
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     # a dose that could not be computed is a lower bound: "at or above" includes it (unknown is not zero)
@@ -189,17 +190,27 @@ def _filters(
     if new_prescriber is not None:
         conditions.append(RegistryEntry.new_prescriber.is_(new_prescriber))
     if search:
-        # A case-sensitive prefix as a range, which both engines answer from the unique (organisation,
-        # external id) index; the column compares bytewise on both (COLLATE "C" on PostgreSQL, migration
-        # 0002), so a language collation cannot widen the range. A pseudonym is matched exactly.
-        term = search.strip()
-        conditions.append(
-            or_(
-                (Patient.external_id >= term) & (Patient.external_id < term + "\U0010ffff"),
-                Patient.pseudonym == term.upper(),
-            )
-        )
+        conditions.append(search_condition(search, identifiable))
     return conditions
+
+
+def _ascii_lower(text: str) -> str:
+    """Lower case as both engines' lower() does it on these columns: ASCII letters only."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def search_condition(search: str, identifiable: bool) -> ColumnElement[bool]:
+    """Rows whose id contains the search text, ignoring case. For a viewer who may not see who patients
+    are (`identifiable` False) only the pseudonym is searched: matching the registry's patient id would
+    tell them which pseudonym is which patient (issue 11). LIKE's wildcards in the text match themselves."""
+    term = _ascii_lower(search.strip())
+    pseudonym = func.lower(Patient.pseudonym).contains(term, autoescape=True)
+    if not identifiable:
+        return pseudonym
+    return or_(func.lower(Patient.external_id).contains(term, autoescape=True), pseudonym)
 
 
 def worklist_query(
@@ -230,20 +241,29 @@ def worklist(
     search: str | None = None,
     page: int = 1,
     page_size: int = 50,
+    ip: str | None = None,
+    user_agent: str | None = None,
 ) -> Page[WorklistRow]:
     """One page of the current registry of the user's organisations: priority first, then highest MME."""
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise RequestValidationError("page", f"page must be >= 1 and page_size 1..{MAX_PAGE_SIZE}")
     reject_nul("search", search)
     snapshots = current_snapshots(s, organisation_ids(s, user))
-    if not snapshots:
-        return Page([], page, page_size, 0)
-    base = worklist_query(
-        snapshots, _filters(min_mme, high_dose_90, benzo, multi_provider, new_prescriber, search)
-    )
-    total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
-    ordered = base.order_by(RegistryEntry.priority, RegistryEntry.avg_daily_mme_90d.desc(), RegistryEntry.id)
     identifiable = can_view_identifiable(user)
+    filters = {"min_mme": min_mme, "high_dose_90": high_dose_90, "benzo": benzo,
+               "multi_provider": multi_provider, "new_prescriber": new_prescriber}  # fmt: skip
+    shown = " ".join(f"{k}={v}" for k, v in filters.items() if v is not None)
+    if not snapshots:
+        _audit_search(s, user, search, shown, page, 0, ip, user_agent)
+        return Page([], page, page_size, 0)
+    conditions = _filters(min_mme, high_dose_90, benzo, multi_provider, new_prescriber, search, identifiable)
+    base = worklist_query(snapshots, conditions)
+    total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
+    # Ties are broken by the registry's row order for those who may see ids, by pseudonym for those who
+    # may not: the registry's order follows patient ids, and would leak their order.
+    tie = RegistryEntry.id if identifiable else Patient.pseudonym
+    ordered = base.order_by(RegistryEntry.priority, RegistryEntry.avg_daily_mme_90d.desc(), tie)
+    _audit_search(s, user, search, shown, page, total, ip, user_agent)
     items = [
         WorklistRow(
             patient_id=patient.id,
@@ -256,6 +276,14 @@ def worklist(
         for entry, patient, code in s.execute(ordered.limit(page_size).offset((page - 1) * page_size))
     ]
     return Page(items, page, page_size, total)
+
+
+def _audit_search(s: Session, user: User, search: str | None, filters: str, page: int, total: int,
+                  ip: str | None, user_agent: str | None) -> None:  # fmt: skip
+    """A worklist read is a read of patient data: audited like a patient view, with what was asked."""
+    asked = f"q={search!r} " if search else ""
+    record_audit(s, user, "search", "worklist", None, ip, user_agent,
+                 f"{asked}{filters} page={page} results={total}".strip())  # fmt: skip
 
 
 def _snapshot_rows(s: Session, model: Any, patient_id: int, snapshot_id: int, *order: Any) -> list[Any]:

@@ -196,7 +196,11 @@ def worklist_api(
     benzo: bool = Query(False, description="only with opioid–benzodiazepine overlap"),
     multi_provider: bool = Query(False, description="only with many prescribers and pharmacies"),
     new_prescriber: bool = Query(False, description="only with a new prescriber (inherited)"),
-    q: str = Query("", max_length=MAX_SEARCH, description="patient id prefix, or a pseudonym"),
+    q: str = Query(
+        "",
+        max_length=MAX_SEARCH,
+        description="text in the patient id or pseudonym, any case (de-identified roles: pseudonym only)",
+    ),
     page: int = Query(1, ge=1, le=1_000_000),
 ) -> WorklistPage:
     ticked = {
@@ -211,7 +215,7 @@ def worklist_api(
     except FilterError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     with store_of(request).session() as s:
-        found = filters.run(s, user)
+        found = filters.run(s, user, client=client_of(request))
     items = [_worklist_item(row) for row in found.items]
     return WorklistPage(items=items, page=found.page, page_size=found.page_size, total=found.total,
                         pages=found.pages)  # fmt: skip

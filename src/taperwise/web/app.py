@@ -1,15 +1,17 @@
-"""The web application: `create_app(store_url)` wires the store, sessions, CSRF, pages and API.
+"""The web application: `create_app(store_url)` wires the store, sessions, CSRF, logging, pages and API.
 
-Configuration is refused rather than guessed: without `TAPERWISE_SECRET_KEY` (or `secret_key=`) the app
-does not start, unless `TAPERWISE_DEV=1` says this is a developer's machine — then a random key is made
-for this process (sessions end when it stops) and cookies drop the Secure flag so plain http on
-127.0.0.1 works. Every response carries security headers: a Content-Security-Policy with no inline
-script or style, X-Frame-Options DENY, a strict Referrer-Policy, and `no-store` caching, because the
-pages hold patient data.
+Configuration is refused rather than guessed (settings.py reads the environment): without
+`TAPERWISE_SECRET_KEY` (or `secret_key=`) the app does not start, nor with a short or patterned key,
+unless `TAPERWISE_DEV=1` says this is a developer's machine — then a random key is made for this process
+and cookies drop the Secure flag so plain http works; `taperwise serve` then listens on loopback only.
+Every response carries security headers: a Content-Security-Policy with no inline script or style,
+X-Frame-Options DENY, a strict Referrer-Policy, and `no-store` caching, because the pages hold patient
+data.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -27,8 +29,9 @@ from starlette.responses import Response
 
 from taperwise import __version__
 from taperwise.errors import TaperwiseError
+from taperwise.settings import Settings
 from taperwise.store import Store, open_store
-from taperwise.web import api, auth, pages
+from taperwise.web import api, auth, logs, pages
 from taperwise.web.csrf import CsrfRejected, verify_csrf
 from taperwise.web.rendering import make_templates, render
 from taperwise.web.sessions import SessionCodec, SessionMiddleware
@@ -51,20 +54,32 @@ class WebConfigError(TaperwiseError):
     """The app cannot start as configured (no secret key in production, a short key)."""
 
 
+MIN_SECRET_BITS = 128  # the key's estimated entropy (character frequencies × length) must reach this
+
+
 def dev_mode() -> bool:
-    return os.environ.get("TAPERWISE_DEV") == "1"
+    return Settings.from_environment().dev_mode
 
 
-def resolve_secret(secret_key: str | None) -> str:
-    key = secret_key or os.environ.get("TAPERWISE_SECRET_KEY")
+def estimated_bits(key: str) -> float:
+    """Shannon entropy of the key's characters × its length: a generous upper bound on its randomness,
+    low for repeated or patterned keys ("a" × 40 → 0, "abcd" × 10 → 80)."""
+    counts = [key.count(char) for char in set(key)]
+    return -sum(n * math.log2(n / len(key)) for n in counts)
+
+
+def resolve_secret(secret_key: str | None, settings: Settings | None = None) -> str:
+    settings = settings or Settings.from_environment()
+    key = secret_key or settings.secret_key
     if key:
-        if len(key) < MIN_SECRET_LENGTH:
+        if len(key) < MIN_SECRET_LENGTH or estimated_bits(key) < MIN_SECRET_BITS:
             raise WebConfigError(
-                f"the secret key is {len(key)} characters; use at least {MIN_SECRET_LENGTH} random ones, "
-                "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                f"the secret key is too short or too predictable ({len(key)} characters, about "
+                f"{estimated_bits(key):.0f} bits); use at least {MIN_SECRET_LENGTH} random characters, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         return key
-    if dev_mode():
+    if settings.dev_mode:
         return secrets.token_urlsafe(48)
     raise WebConfigError(
         "TAPERWISE_SECRET_KEY is not set: set it to a long random value (it signs the session cookies), "
@@ -113,20 +128,28 @@ def database_status(store: Store) -> dict[str, Any]:
 def create_app(store_url: str, *, secret_key: str | None = None, warehouse: Path | None = None) -> FastAPI:
     """The app over the store at `store_url` (migrated on open). `warehouse`: an analytics store path,
     reported by /healthz; the pages read published registry snapshots only (docs/web.md)."""
-    secret = resolve_secret(secret_key)
+    settings = Settings.from_environment()
+    secret = resolve_secret(secret_key, settings)
     store = open_store(store_url)
+    # No Swagger or ReDoc pages (they load scripts from a CDN, which the CSP refuses) and no public
+    # schema: the OpenAPI document is at /api/openapi.json for signed-in users; docs/web.md describes it.
     app = FastAPI(
         title="taperwise",
         version=__version__,
         description="The registry worklist and each patient's prescribing picture. Sign in at /login; "
         "the API uses the same session cookie and needs the X-CSRF-Token header on unsafe methods.",
         dependencies=[Depends(verify_csrf)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.store = store
     app.state.templates = make_templates()
-    app.state.dev_mode = dev_mode()
+    app.state.dev_mode = settings.dev_mode
     app.state.warehouse = warehouse
-    app.add_middleware(SessionMiddleware, codec=SessionCodec(secret), secure=not dev_mode())
+    logs.configure(settings)
+    app.add_middleware(SessionMiddleware, codec=SessionCodec(secret), secure=not settings.dev_mode)
+    app.add_middleware(logs.RequestLog)
     app.add_middleware(SecurityHeaders)  # added last, so it is outermost and covers every response
     app.add_exception_handler(auth.NotSignedIn, _not_signed_in)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
@@ -136,6 +159,10 @@ def create_app(store_url: str, *, secret_key: str | None = None, warehouse: Path
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(api.router)
+
+    @app.get("/api/openapi.json", tags=["api"], summary="This API's OpenAPI document (signed-in users)")
+    def openapi_document(user: auth.CurrentUser) -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.get("/healthz", tags=["health"], summary="Version and database status")
     def healthz() -> JSONResponse:

@@ -2,14 +2,13 @@
 
 Anonymous requests never reach a route's body: pages answer with a redirect to `/login` (the path to come
 back to is kept, but only when it is a path on this site, never an open redirect) and `/api/…` answers
-401 — no data either way. Passwords are checked by the store (argon2, lock-out after repeated failures,
-every attempt audited); this module only turns its answer into a session and a message a clinician can
-act on.
+401 — no data either way. Passwords are checked by the store (argon2, lock-out after repeated failures
+of an account or of a client address, every attempt audited); this module turns its answer into a
+session in the store and one message that does not say which accounts exist or are locked.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 from urllib.parse import quote
 
@@ -17,10 +16,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from starlette.responses import RedirectResponse, Response
 
 from taperwise.store import Store
-from taperwise.store.audit import record_audit
 from taperwise.store.models import User
 from taperwise.store.security import LOCKOUT, MAX_FAILED_LOGINS
-from taperwise.store.users import authenticate, get_user, get_user_by_name, is_locked
+from taperwise.store.sessions import end_session, end_user_sessions, start_session
+from taperwise.store.users import authenticate, get_user
+from taperwise.web.csrf import new_token
 from taperwise.web.rendering import render
 from taperwise.web.sessions import current_session
 
@@ -28,7 +28,7 @@ router = APIRouter()
 
 MAX_USERNAME = 100  # the store's column width
 MAX_PASSWORD = 1024  # argon2 takes anything, but a megabyte "password" is a denial of service
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz"})
 
 
 class NotSignedIn(HTTPException):
@@ -56,9 +56,12 @@ def require_user(request: Request) -> User:
         raise NotSignedIn()
     with store_of(request).session() as s:
         user = get_user(s, session.user_id)
+        if user is not None and not user.active:  # deactivated while signed in: every session ends now
+            end_user_sessions(s, user, "deactivated", None)
     if user is None or not user.active:
         session.sign_out()
         raise NotSignedIn()
+    request.state.user = user  # for the request log (its name only)
     return user
 
 
@@ -98,17 +101,10 @@ def login_page(request: Request, next: str = "/worklist") -> Response:
     return _login_form(request, next_path=next)
 
 
-def _refusal_message(request: Request, username: str) -> str:
-    """Why sign-in failed, in words that say what to do. A locked account says so and until when."""
-    with store_of(request).session() as s:
-        user = get_user_by_name(s, username)
-        locked_until = user.locked_until if user is not None and is_locked(user) else None
-    if locked_until is not None:
-        return (
-            f"This account is locked after {MAX_FAILED_LOGINS} failed sign-ins in a row. Try again after "
-            f"{locked_until.astimezone(dt.UTC):%H:%M} UTC, or ask an administrator to unlock it."
-        )
-    return "Username or password not recognised. Check them and try again."
+REFUSED = (
+    "Sign-in failed: the username or password is not recognised, or the account is locked for a while "
+    "after repeated failures. Check them and try again later, or ask an administrator."
+)  # one message for every refusal: it never tells an attacker which accounts exist or are locked
 
 
 @router.post("/login", include_in_schema=False)
@@ -125,24 +121,27 @@ def login(
         return _login_form(request, next_path=next, message="Username or password is too long or contains "
                            "characters that are not allowed.", status_code=400)  # fmt: skip
     ip, agent = client_of(request)
+    session = current_session(request)
     with store_of(request).session() as s:
         user = authenticate(s, username, password, ip, agent)
-        user_id = None if user is None else user.id
-    if user_id is None:
-        return _login_form(request, next_path=next, username=username,
-                           message=_refusal_message(request, username), status_code=401)  # fmt: skip
-    current_session(request).sign_in(user_id)
+        if user is not None:
+            if session.token is not None:  # a browser signed in as someone: that session ends first
+                end_session(s, session.token, "replaced", None, ip, agent)
+            csrf = new_token()
+            token, _ = start_session(s, user, csrf, ip, agent)
+            user_id = user.id
+    if user is None:
+        return _login_form(request, next_path=next, username=username, message=REFUSED, status_code=401)
+    session.sign_in(user_id, token, csrf)
     return RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/logout", include_in_schema=False)
 def logout(request: Request) -> Response:
     session = current_session(request)
-    if session.user_id is not None:
+    if session.token is not None and session.user_id is not None:
         ip, agent = client_of(request)
         with store_of(request).session() as s:
-            user = get_user(s, session.user_id)
-            if user is not None:
-                record_audit(s, user, "logout", "user", user.id, ip, agent)
+            end_session(s, session.token, "signed_out", get_user(s, session.user_id), ip, agent)
     session.sign_out()
     return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)

@@ -20,6 +20,9 @@ PAGE_SIZE = 50
 FILTER_NAMES = ("high_dose_90", "benzo", "multi_provider", "new_prescriber")
 
 
+Client = tuple[str | None, str | None]  # (ip, user agent) for the audit log
+
+
 class FilterError(ValueError):
     """A filter value the worklist cannot use; the message is shown to the user as is."""
 
@@ -60,7 +63,13 @@ class WorklistFilters:
                 out[name] = str(value)
         return out
 
-    def run(self, s: Session, user: User, page_size: int = PAGE_SIZE) -> Page[WorklistRow]:
+    def run(
+        self,
+        s: Session,
+        user: User,
+        page_size: int = PAGE_SIZE,
+        client: tuple[str | None, str | None] = (None, None),
+    ) -> Page[WorklistRow]:
         return worklist(
             s,
             user,
@@ -71,4 +80,6 @@ class WorklistFilters:
             search=self.search or None,
             page=self.page,
             page_size=page_size,
+            ip=client[0],
+            user_agent=client[1],
         )

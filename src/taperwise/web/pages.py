@@ -56,7 +56,7 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
                    "error": str(exc), "urlencode": urlencode, "flags": {}}  # fmt: skip
         return render(request, template, context, user=user, status_code=400)
     with store_of(request).session() as s:
-        page = filters.run(s, user)
+        page = filters.run(s, user, client=client_of(request))
         metadata = current_metadata(s, user)
     values = label_values(metadata)
     names = ("high_dose_50", "high_dose_90", "avg_daily_mme_90d", "max_daily_mme_90d")

@@ -1,0 +1,59 @@
+"""The settings taperwise reads from the environment, in one place.
+
+Every variable the program reads is named here with its meaning; `Settings.from_environment()` reads them
+once (the web app at start-up, the commands that need them). Secrets come only from the environment,
+never from files in the repository or command-line arguments (which other users can see in `ps`).
+
+| variable | meaning |
+|---|---|
+| TAPERWISE_DB | clinical store URL for `serve`, `users`, `audit`, `registry --publish` |
+| TAPERWISE_SECRET_KEY | signs the web app's cookies; long and random (checked at start) |
+| TAPERWISE_DEV | `1`: developer mode — a throw-away key, plain http, loopback only |
+| TAPERWISE_LOG_FORMAT | `text` (default) or `json` (one JSON object per line) for the server's log |
+| TAPERWISE_LOG_LEVEL | `info` (default), `debug`, `warning`, `error` |
+| TAPERWISE_PASSWORD | the password for `taperwise users add` (else a hidden prompt) |
+| TAPERWISE_SPARK_MASTER, TAPERWISE_SPARK_CONF | the Spark engine (exposure/engine.py) |
+| TAPERWISE_DUCKDB_MEMORY | DuckDB's memory limit (exposure/engine.py) |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from taperwise.errors import TaperwiseError
+
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(TaperwiseError):
+    """An environment variable holds a value taperwise cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret_key: str | None = None
+    dev_mode: bool = False
+    log_format: str = "text"
+    log_level: str = "info"
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        log_format = env.get("TAPERWISE_LOG_FORMAT", "text").strip().lower() or "text"
+        if log_format not in LOG_FORMATS:
+            raise SettingsError(f"TAPERWISE_LOG_FORMAT={log_format!r}: use one of {', '.join(LOG_FORMATS)}")
+        log_level = env.get("TAPERWISE_LOG_LEVEL", "info").strip().lower() or "info"
+        if log_level not in LOG_LEVELS:
+            raise SettingsError(f"TAPERWISE_LOG_LEVEL={log_level!r}: use one of {', '.join(LOG_LEVELS)}")
+        dev = env.get("TAPERWISE_DEV", "")
+        if dev not in ("", "0", "1"):
+            raise SettingsError(f"TAPERWISE_DEV={dev!r}: use 1 (developer mode) or leave it unset")
+        return cls(
+            secret_key=env.get("TAPERWISE_SECRET_KEY") or None,
+            dev_mode=dev == "1",
+            log_format=log_format,
+            log_level=log_level,
+        )
