@@ -1,0 +1,93 @@
+"""What a prescription value may be before taperwise computes with it: one definition for every reader
+(CSV, FHIR, OMOP ingest) and every engine (DuckDB, Spark).
+
+A value outside these bounds is not a dose anyone took: a start date in 1850 or 9999, a supply of 10^20
+days, 10^32 tablets. Such a row is never guessed into range and never refuses the whole file: ingest
+reports it as a problem naming the record and the field, and the MME stage makes the row
+`insufficient_data` with the same words, so the patient's dose is shown as incomplete (never as a
+lower number).
+
+Dates: from 1900-01-01 to one year after the day of the run, by default. A site with older archives or a
+planning horizon further ahead sets TAPERWISE_EARLIEST_DATE / TAPERWISE_LATEST_DATE (YYYY-MM-DD); the range
+in force is written into each output's metadata.
+
+Numbers: the bounds are far beyond any real prescription and well inside what the engines represent
+exactly (a day count fits a 32-bit integer, a quantity times a strength fits a double without loss of
+the units digit), so a value within them always computes and a value beyond them is always reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from taperwise.errors import TaperwiseError
+
+EARLIEST_ENV = "TAPERWISE_EARLIEST_DATE"
+LATEST_ENV = "TAPERWISE_LATEST_DATE"
+DEFAULT_EARLIEST = dt.date(1900, 1, 1)
+DAYS_AHEAD = 366
+
+# The largest value each numeric field may hold (inclusive). Ten years of supply in one prescription;
+# ten million units dispensed; ten thousand units a day.
+MAX_DAYS_SUPPLY = 3660
+MAX_QUANTITY = 10_000_000
+MAX_UNITS_PER_DAY = 10_000
+
+
+class PlausibleRangeError(TaperwiseError):
+    """TAPERWISE_EARLIEST_DATE / TAPERWISE_LATEST_DATE hold something that is not a usable range."""
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """The dates a prescription may start (and its supply end) on, both ends included."""
+
+    earliest: dt.date
+    latest: dt.date
+
+    def problem(self, day: dt.date, field: str) -> str | None:
+        """Why `day` is not plausible for `field`, or None when it is."""
+        if day < self.earliest:
+            return f"{field} {day.isoformat()} is before the earliest plausible date ({self.earliest})"
+        if day > self.latest:
+            return f"{field} {day.isoformat()} is after the latest plausible date ({self.latest})"
+        return None
+
+    def as_metadata(self) -> dict[str, str]:
+        return {"earliest": self.earliest.isoformat(), "latest": self.latest.isoformat()}
+
+    @classmethod
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, today: dt.date | None = None
+    ) -> DateRange:
+        env = os.environ if environ is None else environ
+        today = today or dt.date.today()
+        earliest = _date(env, EARLIEST_ENV) or DEFAULT_EARLIEST
+        latest = _date(env, LATEST_ENV) or today + dt.timedelta(days=DAYS_AHEAD)
+        if earliest > latest:
+            raise PlausibleRangeError(
+                f"{EARLIEST_ENV}={earliest.isoformat()} is after {LATEST_ENV}={latest.isoformat()}"
+            )
+        return cls(earliest, latest)
+
+
+def number_problem(value: float, field: str, maximum: float) -> str | None:
+    """Why a numeric `field` value cannot be computed with, or None when it can (NaN and infinities too)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return f"{field} is not a finite number"
+    if abs(value) > maximum:
+        return f"{field} {value:g} is out of range (at most {maximum:g})"
+    return None
+
+
+def _date(env: Mapping[str, str], name: str) -> dt.date | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise PlausibleRangeError(f"{name}={raw!r}: use a date as YYYY-MM-DD") from None
