@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -56,6 +57,44 @@ class DateRange:
             return f"{field} {day.isoformat()} is after the latest plausible date ({self.latest})"
         return None
 
+    def text_problem(self, text: str, field: str) -> str | None:
+        """`problem` for a date written as text (``YYYY-MM-DD``, a time after it ignored).
+
+        Text that is no calendar date is None here (whether it is usable is the reader's question), except
+        a year beyond 9999 or before year 1, which some engines read as a date and Python cannot hold: it
+        is after the latest (or before the earliest) plausible date.
+        """
+        written = text.strip()
+        match = _DATE_TEXT.match(written)
+        if match is None:
+            return None
+        year, month, day = (int(part) for part in match.groups())
+        if written.endswith("(BC)") or year < 1:
+            return f"{field} {written[:40]} is before the earliest plausible date ({self.earliest})"
+        if year > 9999:
+            return f"{field} {written[:40]} is after the latest plausible date ({self.latest})"
+        try:
+            return self.problem(dt.date(year, month, day), field)
+        except ValueError:
+            return None
+
+    def supply_end_problem(self, start: dt.date, days_supply: float) -> str | None:
+        """Why the day a supply runs out (start + days_supply) is not plausible, or None when it is.
+
+        Only for a start and a days supply that are each plausible (`problem`, `number_problem`).
+        """
+        try:
+            end = (start + dt.timedelta(days=days_supply)).isoformat()
+        except OverflowError:
+            end = "after 9999-12-31"
+        else:
+            if end <= self.latest.isoformat():
+                return None
+        return (
+            f"supply end {end} (start_date {start.isoformat()} + days_supply {days_supply:g}) "
+            f"is after the latest plausible date ({self.latest})"
+        )
+
     def as_metadata(self) -> dict[str, str]:
         return {"earliest": self.earliest.isoformat(), "latest": self.latest.isoformat()}
 
@@ -81,6 +120,9 @@ def number_problem(value: float, field: str, maximum: float) -> str | None:
     if abs(value) > maximum:
         return f"{field} {value:g} is out of range (at most {maximum:g})"
     return None
+
+
+_DATE_TEXT = re.compile(r"^(-?\d{4,})-(\d{2})-(\d{2})(?=$|[T ])")
 
 
 def _date(env: Mapping[str, str], name: str) -> dt.date | None:

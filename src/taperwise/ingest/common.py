@@ -3,8 +3,13 @@
 Outputs of `taperwise ingest … -o OUT.parquet` (or `.csv`): the prescriptions at OUT, and beside it
 ``OUT-stem.patients.<ext>``, ``OUT-stem.events.<ext>``, ``OUT-stem.problems.csv`` (one row per problem:
 source, record, kind, message) and ``OUT-stem.ingest.json`` (what was read, with which options and
-assumptions, and the counts the summary prints). Rows are buffered and written in batches, so an export
-larger than memory streams through.
+assumptions, the plausible ranges in force, and the counts the summary prints). Rows are buffered and
+written in batches, so an export larger than memory streams through.
+
+Every prescription row passes `taperwise.ingest.plausibility` on its way in: a value outside the plausible
+ranges of `taperwise.plausible` (dates from TAPERWISE_EARLIEST_DATE / TAPERWISE_LATEST_DATE, read once
+per run) is a problem naming the record and the field, and the row is written as the source gave it.
+Every column is text, so any value the source holds can be written without overflow or rounding.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import pyarrow.parquet as pq
 from taperwise import __version__
 from taperwise.canonical import EVENT_COLUMNS, PATIENT_COLUMNS, PRESCRIPTION_COLUMNS
 from taperwise.errors import UnusableInputError
+from taperwise.ingest.plausibility import limits_metadata, row_problems
+from taperwise.plausible import DateRange
 
 PROBLEM_COLUMNS = ("source", "record", "kind", "message")
 METADATA_FORMAT = "taperwise-ingest/1"
@@ -105,10 +112,12 @@ class IngestSink:
     """Receives canonical rows and problems from a reader and streams them to the four output files.
 
     Use as a context manager; `records_read` counts source records by type (``MedicationRequest``,
-    ``drug_exposure``, ``csv_row``…) for the summary.
+    ``drug_exposure``, ``csv_row``…) for the summary. `dates` is the plausible date range (by default
+    `DateRange.from_environment()`, which raises `PlausibleRangeError` for an unusable setting).
     """
 
-    def __init__(self, output: Path) -> None:
+    def __init__(self, output: Path, dates: DateRange | None = None) -> None:
+        self.dates = DateRange.from_environment() if dates is None else dates
         output.parent.mkdir(parents=True, exist_ok=True)
         self.paths = {
             "prescriptions": output,
@@ -137,7 +146,11 @@ class IngestSink:
         # `assumptions`: each a dict; one with `supply_days_source` gets the number of rows so marked).
         self.provenance: dict[str, Any] = {}
 
-    def prescription(self, row: Row) -> None:
+    def prescription(self, row: Row, source: str = "", record: str | None = None) -> None:
+        """Write one canonical prescription; each implausible value in it is reported against `source`
+        (file and line or row) and `record` (by default the row's rx_id), and the row is written as is."""
+        for kind, message in row_problems(row, self.dates):
+            self.report(source, str(row.get("rx_id") or "") if record is None else record, kind, message)
         patient = row.get("patient_id")
         if patient:
             self.patient_ids.add(str(patient))
@@ -174,6 +187,7 @@ class IngestSink:
             "taperwise_version": __version__,
             **{k: v for k, v in self.provenance.items() if k != "assumptions"},
             "assumptions": assumptions,
+            "plausible": limits_metadata(self.dates),
             "records_read": dict(sorted(self.records_read.items())),
             "prescriptions_written": self.prescriptions_written,
             "supply_days_source": {k or "(empty)": v for k, v in sorted(self.supply_days_sources.items())},

@@ -5,7 +5,11 @@
 A file lacking a required column is refused with `UnusableInputError` naming each missing column; a row
 is never refused for its values (the exposure engine reports bad values row by row), except that a row
 without a patient or prescription id, or repeating an earlier ``rx_id``, cannot be told apart from others
-and becomes a problem line instead of a prescription.
+and becomes a problem line instead of a prescription. A row holding bytes that are not UTF-8 text is a
+``bad_encoding`` problem and is not used (its values cannot be read as written); the rest of the file is
+read (`taperwise.ingest.text.utf8_csv`). A byte-order mark is accepted. Implausible values (a start date in
+1850, 1e20 days) are reported by the sink and the row is written as given
+(`taperwise.ingest.plausibility`).
 
 Patients and events written beside the file by a previous ingest (``rx.patients.csv``,
 ``rx.events.parquet``) are carried over. DuckDB streams the file, so it need not fit in memory.
@@ -13,6 +17,7 @@ Patients and events written beside the file by a previous ingest (``rx.patients.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from taperwise.canonical import (
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, csv_relation
 from taperwise.ingest.common import IngestSink, sibling
+from taperwise.ingest.text import bad_columns, shown, utf8_csv
 
 BATCH = 10_000
 _IDENTITY = ("patient_id", "rx_id")
@@ -36,15 +42,27 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _relation(path: Path) -> str:
+def _relation(path: Path, scratch: Path) -> str:
     text = "'" + str(path).replace("'", "''") + "'"
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         return f"(SELECT *, CAST(NULL AS VARCHAR) AS {READ_PROBLEM_COLUMN} FROM read_parquet({text}))"
     if suffix in (".csv", ".txt", ".tsv", ".gz"):
         # The canonical reader's fixed dialect: a row with the wrong number of fields is named, not guessed.
-        return csv_relation(path)
+        # A file that is not UTF-8 throughout is read from a copy marking the rows that are not.
+        return csv_relation(utf8_csv(path, scratch) or path)
     raise UnusableInputError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+
+
+def _not_utf8(row: Mapping[str, str | None]) -> str | None:
+    """Why a row read from a marked copy cannot be used, or None."""
+    columns = bad_columns(dict(row))
+    if not columns:
+        return None
+    return (
+        f"{', '.join(columns)} hold(s) bytes that are not UTF-8 text (shown as \ufffd: "
+        f"{shown(row[columns[0]])[:60]!r}); the row is not used (save the file as UTF-8)"
+    )
 
 
 def _columns(connection: duckdb.DuckDBPyConnection, path: Path, relation: str) -> list[str]:
@@ -112,8 +130,9 @@ def _read_prescriptions(
     sink: IngestSink,
     mapping: Mapping[str, str],
     on_progress: Callable[[int], None] | None,
+    scratch: Path,
 ) -> None:
-    relation = _relation(source)
+    relation = _relation(source, scratch)
     select = _select_list(
         source, _columns(connection, source, relation), PRESCRIPTION_COLUMNS, PRESCRIPTION_REQUIRED, mapping
     )
@@ -133,7 +152,11 @@ def _read_prescriptions(
             row = _row(PRESCRIPTION_COLUMNS, values)
             where = f"{source.name} row {line - 1}"
             if problem is not None:
-                sink.report(where, row["rx_id"] or "", "malformed_row", str(problem))
+                sink.report(where, shown(row["rx_id"]), "malformed_row", str(problem))
+                continue
+            encoding = _not_utf8(row)
+            if encoding is not None:
+                sink.report(where, shown(row["rx_id"]), "bad_encoding", encoding)
                 continue
             absent = [name for name in _IDENTITY if not row[name]]
             if absent:
@@ -155,14 +178,19 @@ def _read_prescriptions(
                     )
                     continue
                 seen.add(rx_id)
-            sink.prescription(row)
+            sink.prescription(row, where)
         sink.read("csv_row", len(batch))
         if on_progress is not None:
             on_progress(len(batch))
 
 
 def _carry_over(
-    connection: duckdb.DuckDBPyConnection, source: Path, sink: IngestSink, part: str, columns: Sequence[str]
+    connection: duckdb.DuckDBPyConnection,
+    source: Path,
+    sink: IngestSink,
+    part: str,
+    columns: Sequence[str],
+    scratch: Path,
 ) -> None:
     for suffix in (source.suffix, ".csv", ".parquet"):
         path = sibling(source, part, suffix)
@@ -170,7 +198,7 @@ def _carry_over(
             break
     else:
         return
-    relation = _relation(path)
+    relation = _relation(path, scratch)
     select = _select_list(path, _columns(connection, path, relation), columns, columns[:1], {})
     add = sink.patient if part == "patients" else sink.event
     cursor = connection.execute(f"SELECT {select}, {READ_PROBLEM_COLUMN} FROM {relation}")
@@ -180,7 +208,11 @@ def _carry_over(
             line += 1
             row = _row(columns, values)
             if problem is not None:
-                sink.report(f"{path.name} row {line}", row[columns[0]] or "", "malformed_row", str(problem))
+                sink.report(f"{path.name} row {line}", shown(row[columns[0]]), "malformed_row", str(problem))
+                continue
+            encoding = _not_utf8(row)
+            if encoding is not None:
+                sink.report(f"{path.name} row {line}", shown(row[columns[0]]), "bad_encoding", encoding)
                 continue
             add(row)
         sink.read(f"csv_{part}_row", len(batch))
@@ -201,8 +233,10 @@ def read_tabular(
         raise UnusableInputError(f"{source}: no such file")
     connection = duckdb.connect()
     try:
-        _read_prescriptions(connection, source, sink, mapping or {}, on_progress)
-        _carry_over(connection, source, sink, "patients", PATIENT_COLUMNS)
-        _carry_over(connection, source, sink, "events", EVENT_COLUMNS)
+        with tempfile.TemporaryDirectory(prefix="taperwise-ingest-") as folder:
+            scratch = Path(folder)
+            _read_prescriptions(connection, source, sink, mapping or {}, on_progress, scratch)
+            _carry_over(connection, source, sink, "patients", PATIENT_COLUMNS, scratch)
+            _carry_over(connection, source, sink, "events", EVENT_COLUMNS, scratch)
     finally:
         connection.close()

@@ -7,7 +7,9 @@ repeats are not turned into assumed fills: the order is one row and ``refills_no
 many repeats it allowed (docs/decisions/0004-fhir-ingest.md).
 
 Values are carried as written (a negative quantity stays in the row): the exposure engine reports value
-problems row by row, so only structural problems — no patient, no product, no date — are reported here.
+problems row by row, so only structural problems — no patient, no product, no date — are reported here,
+besides the implausible values every reader reports (`taperwise.ingest.plausibility`: a start in 1850, a
+quantity of 1e32), against the record's ``file:line`` and id.
 The one exception is the supply duration, which is chosen among several fields of the record
 (`taperwise.ingest.fhir.supply`): each row names how its duration was obtained in ``supply_days_source``,
 and a duration that cannot be used or that the record contradicts is reported here.
@@ -35,6 +37,7 @@ from taperwise.ingest.fhir.supply import (
     read_period,
 )
 
+_EXACT = 2.0**53  # every whole number below this is a double exactly
 NOT_ORDERS = frozenset({"proposal", "plan", "option"})
 INPATIENT_WORDS = ("inpatient",)
 COMMUNITY_WORDS = ("outpatient", "community", "discharge")
@@ -43,9 +46,9 @@ COMMUNITY_WORDS = ("outpatient", "community", "discharge")
 def _text(value: object) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT:
         return str(int(value))
-    return str(value)
+    return str(value)  # 1e+32 stays 1e+32, not the 33 digits of the double nearest to it
 
 
 def _quantity(quantity: object) -> tuple[str | None, str | None]:
@@ -123,7 +126,7 @@ def _emit(
         )
     for kind, message in notes:
         run.report(place, record, kind, message)
-    run.sink.prescription(row)
+    run.sink.prescription(row, place.source, record)
 
 
 def _with_supply(

@@ -1,7 +1,10 @@
 """Read a FHIR R4 export — bulk NDJSON, Bundles, single-resource JSON — into an `IngestSink`.
 
-NDJSON is streamed line by line; a malformed line is a problem (``file:line``) and the next line is
-read. A Bundle is one JSON document and is loaded whole (Synthea writes one Bundle per patient).
+NDJSON is streamed line by line, as bytes, each line decoded on its own (`taperwise.ingest.text`): a line
+that is not UTF-8, not JSON, nested too deeply or not a resource is a problem (``file:line``) and the next
+line is read; a byte-order mark before the first line is accepted, and a compressed file that breaks off
+is reported where it breaks. A Bundle is one JSON document and is loaded whole (Synthea writes one
+Bundle per patient), through the same checks.
 
 Two facts cross files: a Medication may sit in another file than the orders that reference it, and a
 dispense replaces the order it names. So the files of a bulk export are read in passes, by the resource
@@ -14,11 +17,11 @@ a time, after the bulk files. Memory grows with Medications and dispensed orders
 from __future__ import annotations
 
 import gzip
-import json
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from taperwise.errors import UnusableInputError
 from taperwise.ingest.common import IngestSink
@@ -27,6 +30,7 @@ from taperwise.ingest.fhir.context import IngestRun, Place
 from taperwise.ingest.fhir.medication import MedicationIndex
 from taperwise.ingest.fhir.references import Resolver, Resource
 from taperwise.ingest.fhir.supply import check_assumed_days
+from taperwise.ingest.text import BOM, RecordProblem, parse_json
 
 Handler = Callable[[IngestRun, Place, Resource], None]
 HANDLERS: dict[str, Handler] = {
@@ -67,41 +71,66 @@ class _BulkFile:
     single: bool = False  # a .json file holding one resource
 
 
-def _open(path: Path) -> IO[str]:
+def _open(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, Resource | None, str | None]]:
-    """(line number, resource, error) for each non-blank line; the error says why it is not a resource."""
-    with _open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError as exc:
-                yield number, None, f"not valid JSON ({exc.args[0] if exc.args else exc})"
-                continue
-            if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
-                yield number, value, None
-            else:
-                yield number, None, "not a FHIR resource (no resourceType)"
+_NOT_A_RESOURCE = RecordProblem("malformed_json", "not a FHIR resource (no resourceType)")
 
 
-def _records(bulk: _BulkFile) -> Iterator[tuple[str, Resource | None, str | None]]:
+def _as_resource(value: Any, problem: RecordProblem | None) -> tuple[Resource | None, RecordProblem | None]:
+    if problem is not None:
+        return None, problem
+    if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        return value, None
+    return None, _NOT_A_RESOURCE
+
+
+def _raw_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) numbered as a text reader numbers them (a line ends at LF, CR LF or CR)."""
+    number = 0
+    for raw in handle:
+        if number == 0 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        body = raw.removesuffix(b"\n").removesuffix(b"\r")
+        for part in body.split(b"\r"):
+            number += 1
+            yield number, part
+
+
+def _lines(path: Path) -> Iterator[tuple[int, Resource | None, RecordProblem | None]]:
+    """(line number, resource, problem) for each non-blank line; the problem says why it is no resource."""
+    number = 0
+    try:
+        with _open(path) as handle:
+            for number, line in _raw_lines(handle):
+                if not line.strip():
+                    continue
+                yield (number, *_as_resource(*parse_json(line)))
+    except (OSError, EOFError, zlib.error) as exc:
+        why = f"the file cannot be read from this line on ({exc}); the lines before it are read"
+        yield number + 1, None, RecordProblem("unreadable_file", why)
+
+
+def _document(path: Path) -> tuple[Any, RecordProblem | None]:
+    """A whole-file JSON document, or why it cannot be read."""
+    try:
+        with _open(path) as handle:
+            raw = handle.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        return None, RecordProblem("unreadable_file", f"the file cannot be read ({exc})")
+    return parse_json(raw)
+
+
+def _records(bulk: _BulkFile) -> Iterator[tuple[str, Resource | None, RecordProblem | None]]:
     if bulk.single:
-        try:
-            with _open(bulk.path) as handle:
-                value: Any = json.load(handle)
-        except ValueError as exc:
-            yield bulk.label, None, f"not valid JSON ({exc})"
-            return
-        yield bulk.label, value if isinstance(value, dict) else None, None
+        value, problem = _document(bulk.path)
+        yield bulk.label, value if isinstance(value, dict) else None, problem
         return
-    for number, resource, error in _lines(bulk.path):
-        yield f"{bulk.label}:{number}", resource, error
+    for number, resource, problem in _lines(bulk.path):
+        yield f"{bulk.label}:{number}", resource, problem
 
 
 def _files(source: Path) -> list[Path]:
@@ -163,9 +192,10 @@ def _read_bulk(run: IngestRun, files: list[_BulkFile], progress: _Progress) -> N
     order += [f for f in files if f.resource_type == LAST]
     for bulk in order:
         mixed = 0
-        for source, resource, error in _records(bulk):
+        for source, resource, problem in _records(bulk):
             if resource is None:
-                run.sink.report(source, "", "malformed_json", f"line skipped: {error}")
+                problem = problem or _NOT_A_RESOURCE
+                run.sink.report(source, "", problem.kind, f"line skipped: {problem.message}")
                 continue
             mixed += resource["resourceType"] != bulk.resource_type
             _handle(run, place(source), resource, progress)
@@ -233,30 +263,31 @@ def read_fhir(
         if _is_ndjson(path):
             bulk.append(_sniff(path, label))
             continue
-        kind = _json_kind(path)
+        kind, problem = _json_kind(path)
         if kind == "Bundle":
             bundles.append((path, label))
         elif kind is None:
-            sink.report(label, "", "malformed_json", "the file is not a JSON FHIR resource or Bundle")
+            why = f": {problem.message}" if problem else ""
+            sink.report(
+                label, "", problem.kind if problem else "malformed_json",
+                f"the file is not a JSON FHIR resource or Bundle{why}",
+            )  # fmt: skip
         else:
             bulk.append(_BulkFile(path, label, kind, single=True))
     _read_bulk(run, bulk, progress)
     for path, label in bundles:
-        with _open(path) as handle:
-            _read_bundle(run, label, json.load(handle), progress)
+        bundle, _ = _document(path)  # read once already by _json_kind, so a Bundle
+        if isinstance(bundle, dict):
+            _read_bundle(run, label, bundle, progress)
     _finish(run)
     progress.flush()
 
 
-def _json_kind(path: Path) -> str | None:
-    """The resourceType of a whole-file JSON document, or None when it is not one."""
-    try:
-        with _open(path) as handle:
-            value = json.load(handle)
-    except (ValueError, UnicodeDecodeError):
-        return None
+def _json_kind(path: Path) -> tuple[str | None, RecordProblem | None]:
+    """The resourceType of a whole-file JSON document, or None and why it is not one."""
+    value, problem = _document(path)
     kind = value.get("resourceType") if isinstance(value, dict) else None
-    return kind if isinstance(kind, str) else None
+    return (kind, None) if isinstance(kind, str) else (None, problem)
 
 
 def _finish(run: IngestRun) -> None:

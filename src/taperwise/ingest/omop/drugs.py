@@ -9,7 +9,10 @@ real fill date and days supply, so it is preferred; each superseded order is a p
 
 Zero or missing ``quantity`` / ``days_supply`` is reported for the rows that enter a dose calculation
 (opioids, buprenorphine, benzodiazepines) and passed through unchanged: the exposure engine decides what
-it can compute, and nothing is guessed here. ``sig`` is free text and is not parsed.
+it can compute, and nothing is guessed here. A value beyond `taperwise.plausible`'s ranges (1e20 days, a
+start in 9999) is reported by the sink and written as given; such a dispense's window for finding its
+order is its start date alone, as for a dispense with no days supply, so no date arithmetic can overflow.
+``sig`` is free text and is not parsed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from taperwise.ingest.common import IngestSink
 from taperwise.ingest.omop.concepts import OmopConcepts
 from taperwise.ingest.omop.source import OmopSource, real_id
 from taperwise.ingest.omop.strength import COUNTED_CLASSES, drug_class_of, strength_overrides
+from taperwise.plausible import MAX_DAYS_SUPPLY
 
 # An order is usually filled within a month of being written; a later dispense is a new fill.
 ORDER_LOOKBACK_DAYS = 30
@@ -70,7 +74,8 @@ WITH exposures AS (
 ),
 dispenses AS (
   SELECT person_id, drug_concept_id, start_date, rx_id,
-         greatest(coalesce(try_cast(try_cast(days_supply AS DOUBLE) AS INTEGER), 0), 1) AS days
+         CASE WHEN try_cast(days_supply AS DOUBLE) > {MAX_DAYS_SUPPLY} THEN 1
+              ELSE greatest(coalesce(try_cast(try_cast(days_supply AS DOUBLE) AS INTEGER), 0), 1) END AS days
   FROM exposures WHERE source = 'dispense' AND start_date IS NOT NULL
 ),
 superseded AS (
@@ -107,6 +112,8 @@ def _supply_problem(name: str, value: str | None) -> str | None:
         number = Decimal(value)
     except InvalidOperation:
         return f"{name} {value!r} is not a number"
+    if not number.is_finite():
+        return None  # NaN or infinity: reported by the sink's plausibility check
     if number < 0:
         return f"{name} {value} is negative"
     return f"{name} is zero" if number == 0 else None
@@ -173,7 +180,8 @@ class _DrugRows:
                 "source": row["source"],
                 "setting": "inpatient" if inpatient else None,
                 "route": self.concepts.routes.get((row["route_name"] or "").strip().lower()),
-            }
+            },
+            "drug_exposure",
         )
 
     def _drug(self, row: dict[str, str | None], rx_id: str) -> str | None:

@@ -6,6 +6,10 @@ with ``try_cast`` where it needs a number or a date, so a malformed value become
 rather than an error that stops the file. DuckDB scans files and attached databases lazily, so nothing
 is loaded whole into Python.
 
+A CSV that is not UTF-8 throughout is read from a copy in which the bytes that are not are marked
+(`taperwise.ingest.text.utf8_csv`): each row holding them is a ``bad_encoding`` problem naming the file and
+row, and is left out of the table; the other rows are read. A byte-order mark is accepted.
+
 PostgreSQL is streamed with ``COPY … TO STDOUT`` into CSV files in a temporary folder (DuckDB's postgres
 extension is not available offline), then read like a CSV folder; ``concept`` is copied only for the
 concept ids the other tables use, since a full vocabulary holds millions of rows.
@@ -24,6 +28,7 @@ import duckdb
 from taperwise.errors import UnusableInputError
 from taperwise.ingest.common import IngestSink
 from taperwise.ingest.omop.tables import TABLES, TableSpec
+from taperwise.ingest.text import BAD_BYTES, shown, utf8_csv
 
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
@@ -53,6 +58,18 @@ class OmopSource:
         self.connection = connection
         self.label = label
         self.present: set[str] = set()
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def scratch(self) -> Path:
+        """A temporary folder that lives as long as the source (for copies of files)."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="taperwise-omop-")
+        return Path(self._scratch.name)
+
+    def close(self) -> None:
+        self.connection.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     def has(self, table: str) -> bool:
         return table in self.present
@@ -157,7 +174,14 @@ def _open_csv_folder(folder: Path, sink: IngestSink) -> OmopSource:
         if path.stat().st_size == 0:
             sink.report(path.name, "", "empty_file", f"{path.name} is empty (a header row is required)")
             continue
-        relation = f"read_csv({literal(str(path))}, all_varchar = true, header = true)"
+        try:
+            marked = utf8_csv(path, source.scratch())
+        except UnusableInputError as exc:
+            if spec.essential:
+                raise
+            sink.report(path.name, "", "unreadable_file", str(exc))
+            continue
+        relation = f"read_csv({literal(str(marked or path))}, all_varchar = true, header = true)"
         try:
             actual = [str(r[0]) for r in connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
         except duckdb.Error as exc:
@@ -165,10 +189,34 @@ def _open_csv_folder(folder: Path, sink: IngestSink) -> OmopSource:
                 raise UnusableInputError(f"{path}: cannot be read as CSV ({exc})") from exc
             sink.report(path.name, "", "unreadable_file", f"{path.name} cannot be read as CSV: {exc}")
             continue
+        if marked is not None:
+            relation = _without_bad_rows(connection, path.name, relation, actual, sink)
         columns = {name.strip().lower(): name for name in actual}
         source.add_view(spec, relation, columns, sink)
     source.report_absent(sink)
     return source
+
+
+def _without_bad_rows(
+    connection: duckdb.DuckDBPyConnection, name: str, relation: str, actual: list[str], sink: IngestSink
+) -> str:
+    """Report each row of a marked copy that held bytes that are not UTF-8; the relation without them."""
+    numbered = f"(SELECT row_number() OVER () AS _taperwise_row, * FROM {relation})"
+    bad = " OR ".join(f"contains(coalesce({quote(col)}, ''), {literal(BAD_BYTES)})" for col in actual)
+    cursor = connection.execute(
+        f"SELECT _taperwise_row, * EXCLUDE (_taperwise_row) FROM {numbered} WHERE {bad}"
+    )
+    while batch := cursor.fetchmany(10_000):
+        for number, *values in batch:
+            held = [col for col, value in zip(actual, values, strict=True) if value and BAD_BYTES in value]
+            sink.report(
+                f"{name} row {number}",
+                shown(values[0]),
+                "bad_encoding",
+                f"{', '.join(held)} hold(s) bytes that are not UTF-8 text; the row is not read "
+                "(save the file as UTF-8)",
+            )
+    return f"(SELECT * EXCLUDE (_taperwise_row) FROM {numbered} WHERE NOT ({bad}))"
 
 
 def _concept_filter(columns: dict[str, dict[str, str]]) -> str:
@@ -245,7 +293,7 @@ def open_omop(source: str | Path, schema: str | None, sink: IngestSink) -> Itera
             try:
                 yield opened
             finally:
-                opened.connection.close()
+                opened.close()
         return
     path = Path(source)
     if not path.exists():
@@ -261,4 +309,4 @@ def open_omop(source: str | Path, schema: str | None, sink: IngestSink) -> Itera
     try:
         yield opened
     finally:
-        opened.connection.close()
+        opened.close()
