@@ -63,7 +63,8 @@ def test_every_non_public_route_refuses_anonymous_access(app: FastAPI, client: T
         )
         if path.startswith("/api/"):
             assert response.status_code == 401, (method, path)
-            assert response.json() == {"detail": "Sign in first."}
+            assert response.json()["detail"] == "Sign in first."
+            assert response.headers["content-type"] == "application/problem+json"
         else:
             assert response.status_code == 303, (method, path)
             assert response.headers["location"].startswith("/login?next="), (method, path)

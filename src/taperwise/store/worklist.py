@@ -33,6 +33,7 @@ from taperwise.store.models import (
 from taperwise.store.security import reject_nul
 
 MAX_PAGE_SIZE = 500
+MAX_PATIENT_NUMBER = 2**31 - 1  # patients.id is a 32-bit integer on both databases
 T = TypeVar("T")
 
 
@@ -291,15 +292,31 @@ def _snapshot_rows(s: Session, model: Any, patient_id: int, snapshot_id: int, *o
     return list(s.scalars(query.order_by(*order, model.id)))
 
 
+def patient_number(raw: int | str) -> int | None:
+    """The patient number in an address, or None when it cannot be one: ASCII digits only (no sign, no
+    spaces, no other scripts' digits), 1 to MAX_PATIENT_NUMBER (the store's 32-bit key)."""
+    if isinstance(raw, int):
+        return raw if 1 <= raw <= MAX_PATIENT_NUMBER else None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_PATIENT_NUMBER)):
+        return None
+    number = int(raw)
+    return number if 1 <= number <= MAX_PATIENT_NUMBER else None
+
+
 def patient_view(
-    s: Session, user: User, patient_id: int, ip: str | None, user_agent: str | None
+    s: Session, user: User, patient_id: int | str, ip: str | None, user_agent: str | None
 ) -> PatientView | None:
-    """The patient's picture in the current snapshot, or None (audited as `denied`) when not allowed."""
-    patient = s.get(Patient, patient_id)
+    """The patient's picture in the current snapshot, or None (audited as `denied`) when not allowed —
+    including a number that cannot be a patient's (text, zero, beyond the store's key)."""
+    number = patient_number(patient_id)
+    if number is None:
+        record_audit(s, user, "denied", "patient", patient_id, ip, user_agent, "not a patient number")
+        return None
+    patient = s.get(Patient, number)
     organisations = organisation_ids(s, user)
     if patient is None or not can_view_patient(user, patient, organisations):
         reason = "no such patient" if patient is None else "patient of another organisation"
-        record_audit(s, user, "denied", "patient", patient_id, ip, user_agent, reason,
+        record_audit(s, user, "denied", "patient", number, ip, user_agent, reason,
                      organisation_id=None if patient is None else patient.organisation_id)  # fmt: skip
         return None
     identifiable = can_view_identifiable(user, patient)

@@ -250,7 +250,7 @@ def _registry_item(view: PatientView) -> WorklistItem | None:
     summary="One patient's picture (audited)",
     responses={404: {"description": "No such patient in your organisations"}},
 )
-def patient_api(request: Request, patient_id: int, user: CurrentUser) -> PatientOut:
+def patient_api(request: Request, patient_id: str, user: CurrentUser) -> PatientOut:
     ip, agent = client_of(request)
     with store_of(request).session() as s:
         view = patient_view(s, user, patient_id, ip, agent)

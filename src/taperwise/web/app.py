@@ -31,9 +31,9 @@ from taperwise import __version__
 from taperwise.errors import TaperwiseError
 from taperwise.settings import Settings
 from taperwise.store import Store, open_store
-from taperwise.web import api, auth, logs, pages
+from taperwise.web import api, auth, errors, logs, pages
 from taperwise.web.csrf import CsrfRejected, verify_csrf
-from taperwise.web.rendering import make_templates, render
+from taperwise.web.rendering import make_templates
 from taperwise.web.sessions import SessionCodec, SessionMiddleware
 
 MIN_SECRET_LENGTH = 32
@@ -99,21 +99,15 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
-def _is_api(request: Request) -> bool:
-    return request.url.path == "/api" or request.url.path.startswith("/api/")
-
-
 async def _not_signed_in(request: Request, exc: Exception) -> Response:
-    if _is_api(request):
-        return JSONResponse({"detail": "Sign in first."}, status_code=status.HTTP_401_UNAUTHORIZED)
+    if errors.is_api(request):
+        return errors.problem(status.HTTP_401_UNAUTHORIZED, "Sign in first.")
     return auth.login_redirect(request)
 
 
 async def _csrf_rejected(request: Request, exc: Exception) -> Response:
     message = str(exc.detail) if isinstance(exc, HTTPException) else "Forbidden"
-    if _is_api(request):
-        return JSONResponse({"detail": message}, status_code=status.HTTP_403_FORBIDDEN)
-    return render(request, "error.html", {"title": "Request refused", "message": message}, status_code=403)
+    return errors.respond(request, status.HTTP_403_FORBIDDEN, message)
 
 
 def database_status(store: Store) -> dict[str, Any]:
@@ -150,7 +144,9 @@ def create_app(store_url: str, *, secret_key: str | None = None, warehouse: Path
     logs.configure(settings)
     app.add_middleware(SessionMiddleware, codec=SessionCodec(secret), secure=not settings.dev_mode)
     app.add_middleware(logs.RequestLog)
+    app.add_middleware(errors.ErrorPages)  # outside the log (which records the failure), inside the headers
     app.add_middleware(SecurityHeaders)  # added last, so it is outermost and covers every response
+    errors.install(app)  # pages get an error page, /api/… problem JSON (web/errors.py)
     app.add_exception_handler(auth.NotSignedIn, _not_signed_in)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
     app.mount(

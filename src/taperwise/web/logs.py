@@ -2,8 +2,9 @@
 
 A line says when, the request id (also sent back as `X-Request-ID`), the method, the route as declared
 (`/patients/{patient_id}`, never the path with its number, never the query string — a search term can be a
-patient id), the status, the signed-in user's name and the time taken. Errors add their type, never their
-message (which may quote a value). What a user saw of which patient is in the audit log, not here.
+patient id), the status, the signed-in user's name and the time taken. Errors add their type and where
+they were raised (file, line, function), never their message (which may quote a value).
+What a user saw of which patient is in the audit log, not here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import secrets
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,7 +25,7 @@ from starlette.responses import Response
 from taperwise.settings import Settings
 
 LOGGER = "taperwise.web"
-FIELDS = ("request_id", "method", "route", "status", "user", "ms", "error")
+FIELDS = ("request_id", "method", "route", "status", "user", "ms", "error", "where")
 
 
 class JsonLines(logging.Formatter):
@@ -76,9 +78,8 @@ class RequestLog(BaseHTTPMiddleware):
         try:
             response = await call_next(request)
         except Exception as exc:
-            logger.error(
-                "request failed", extra=_fields(request, request_id, 500, started, type(exc).__name__)
-            )
+            fields = _fields(request, request_id, 500, started, type(exc).__name__) | {"where": origin(exc)}
+            logger.error("request failed", extra=fields)
             raise
         if not request.url.path.startswith("/static/"):
             logger.info("request", extra=_fields(request, request_id, response.status_code, started))
@@ -99,3 +100,12 @@ def _fields(
         "ms": round((time.perf_counter() - started) * 1000, 1),
         "error": error,
     }
+
+
+def origin(exc: BaseException) -> str:
+    """Where `exc` was raised: the innermost frame's file (last two parts), line and function — no values."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "-"
+    last = frames[-1]
+    return f"{'/'.join(last.filename.split('/')[-2:])}:{last.lineno} {last.name}"

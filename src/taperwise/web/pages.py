@@ -68,7 +68,7 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
 
 
 @router.get("/patients/{patient_id}")
-def patient_page(request: Request, patient_id: int, user: CurrentUser) -> Response:
+def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Response:
     ip, agent = client_of(request)
     with store_of(request).session() as s:
         view = patient_view(s, user, patient_id, ip, agent)

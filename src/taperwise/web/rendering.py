@@ -50,7 +50,7 @@ def render(
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     base = {
-        "csrf_token": request.state.csrf_token,
+        "csrf_token": getattr(request.state, "csrf_token", ""),
         "user": user,
         "version": __version__,
         "dev_mode": request.app.state.dev_mode,
