@@ -12,8 +12,13 @@ never from files in the repository or command-line arguments (which other users 
 | TAPERWISE_LOG_FORMAT | `text` (default) or `json` (one JSON object per line) for the server's log |
 | TAPERWISE_LOG_LEVEL | `info` (default), `debug`, `warning`, `error` |
 | TAPERWISE_PASSWORD | the password for `taperwise users add` (else a hidden prompt) |
-| TAPERWISE_SPARK_MASTER, TAPERWISE_SPARK_CONF | the Spark engine (exposure/engine.py) |
-| TAPERWISE_DUCKDB_MEMORY | DuckDB's memory limit (exposure/engine.py) |
+| TAPERWISE_SPARK_MASTER | the Spark engine's master (default `local[*]`; e.g. `spark://host:7077`, `yarn`) |
+| TAPERWISE_SPARK_CONF | extra Spark settings, `key=value;key=value` |
+| TAPERWISE_DUCKDB_MEMORY | DuckDB's memory limit, e.g. `8GB` (it spills to disk beyond it) |
+| TAPERWISE_EARLIEST_DATE, TAPERWISE_LATEST_DATE | the plausible prescription dates (plausible.py) |
+
+`Settings` holds the server's; `EngineSettings` the exposure engines' (read by exposure/engine.py when a
+connection opens), so that a command computing MME is not refused for a web setting it does not use.
 """
 
 from __future__ import annotations
@@ -56,4 +61,28 @@ class Settings:
             dev_mode=dev == "1",
             log_format=log_format,
             log_level=log_level,
+        )
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    spark_master: str = "local[*]"
+    spark_conf: tuple[tuple[str, str], ...] = ()
+    duckdb_memory: str | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> EngineSettings:
+        env = os.environ if environ is None else environ
+        pairs: list[tuple[str, str]] = []
+        for item in env.get("TAPERWISE_SPARK_CONF", "").split(";"):
+            if not item.strip():
+                continue
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise SettingsError(f"TAPERWISE_SPARK_CONF: {item.strip()!r} is not key=value")
+            pairs.append((key.strip(), value.strip()))
+        return cls(
+            spark_master=env.get("TAPERWISE_SPARK_MASTER", "").strip() or "local[*]",
+            spark_conf=tuple(pairs),
+            duckdb_memory=env.get("TAPERWISE_DUCKDB_MEMORY", "").strip() or None,
         )

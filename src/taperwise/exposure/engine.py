@@ -22,11 +22,10 @@ import pyarrow.parquet as pq
 from ibis.common.exceptions import IbisError
 
 from taperwise.errors import UnusableInputError
+from taperwise.settings import EngineSettings
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
-DUCKDB_MEMORY_ENV = "TAPERWISE_DUCKDB_MEMORY"
-SPARK_MASTER_ENV = "TAPERWISE_SPARK_MASTER"  # e.g. spark://host:7077 or yarn; default local[*]
 
 
 def _spark_backend() -> ibis.BaseBackend:
@@ -36,29 +35,22 @@ def _spark_backend() -> ibis.BaseBackend:
         raise UnusableInputError(
             "engine 'spark' needs PySpark: install taperwise with the 'spark' extra (uv sync --extra spark)"
         ) from exc
+    settings = EngineSettings.from_environment()
     builder = (
-        SparkSession.builder.master(os.environ.get(SPARK_MASTER_ENV, "local[*]"))
+        SparkSession.builder.master(settings.spark_master)
         .appName("taperwise")
         .config("spark.sql.session.timeZone", "UTC")  # dates must not shift with the machine's zone
         .config("spark.sql.ansi.enabled", "true")  # overflow and bad casts fail instead of wrapping
         .config("spark.ui.showConsoleProgress", "false")
     )
-    master = os.environ.get(SPARK_MASTER_ENV, "local[*]")
-    if master.startswith("local"):
+    if settings.spark_master.startswith("local"):
         # 200 shuffle partitions (Spark's default) is sized for clusters; on one machine it is pure overhead.
         builder = builder.config("spark.sql.shuffle.partitions", str(max(2, (os.cpu_count() or 2) * 2)))
-    for key, value in _spark_settings().items():
+    for key, value in settings.spark_conf:  # TAPERWISE_SPARK_CONF (cluster deployments)
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return ibis.pyspark.connect(session)
-
-
-def _spark_settings() -> dict[str, str]:
-    """Extra Spark settings from TAPERWISE_SPARK_CONF="key=value;key=value" (cluster deployments)."""
-    raw = os.environ.get("TAPERWISE_SPARK_CONF", "")
-    pairs = [item.split("=", 1) for item in raw.split(";") if "=" in item]
-    return {key.strip(): value.strip() for key, value in pairs}
 
 
 @contextmanager
@@ -72,7 +64,7 @@ def connect(engine: str = "duckdb") -> Iterator[ibis.BaseBackend]:
         return
     # DuckDB spills to disk beyond its memory limit; a deployment caps it with TAPERWISE_DUCKDB_MEMORY
     # (e.g. "6GB") so that the registry of a large export fits beside everything else on the machine.
-    limit = os.environ.get(DUCKDB_MEMORY_ENV)
+    limit = EngineSettings.from_environment().duckdb_memory
     con = ibis.duckdb.connect(**({"memory_limit": limit} if limit else {}))
     # Every result written here has an explicit order (input row, patient, priority), so DuckDB need not
     # keep insertion order inside a query: it then streams and materialises with less memory.
