@@ -83,11 +83,12 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 
 def _login_form(request: Request, *, next_path: str, username: str = "", message: str | None = None,
-                status_code: int = 200) -> Response:  # fmt: skip
+                status_code: int = 200, notice: str | None = None) -> Response:  # fmt: skip
     context = {
         "next_path": safe_next(next_path),
         "username": username,
         "message": message,
+        "notice": notice,
         "max_failed": MAX_FAILED_LOGINS,
         "lockout_minutes": int(LOCKOUT.total_seconds() // 60),
     }
@@ -95,10 +96,14 @@ def _login_form(request: Request, *, next_path: str, username: str = "", message
 
 
 @router.get("/login", include_in_schema=False)
-def login_page(request: Request, next: str = "/worklist") -> Response:
+def login_page(request: Request, next: str = "/worklist", signed_out: str = "") -> Response:
     if current_session(request).user_id is not None:
         return RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
-    return _login_form(request, next_path=next)
+    notice = SIGNED_OUT_EVERYWHERE if signed_out == "everywhere" else None
+    return _login_form(request, next_path=next, notice=notice)
+
+
+SIGNED_OUT_EVERYWHERE = "Every session of your account has ended, on this and every other browser."
 
 
 REFUSED = (
