@@ -36,6 +36,13 @@ DAYS_AHEAD = 366
 MAX_DAYS_SUPPLY = 3660
 MAX_QUANTITY = 10_000_000
 MAX_UNITS_PER_DAY = 10_000
+# Beyond the prescription's own fields, what the MME stage derives from them: a strength override per
+# unit (the product parser refuses strengths of eight or more integer digits), and a daily MME (a
+# million MME a day is no dose anyone took; the bound keeps every sum an engine makes of them exact).
+MAX_STRENGTH = 10_000_000
+MAX_DAILY_MME = 1_000_000
+# The metadata key under which outputs record the date range in force.
+METADATA_KEY = "plausible_dates"
 
 
 class PlausibleRangeError(TaperwiseError):
@@ -52,9 +59,9 @@ class DateRange:
     def problem(self, day: dt.date, field: str) -> str | None:
         """Why `day` is not plausible for `field`, or None when it is."""
         if day < self.earliest:
-            return f"{field} {day.isoformat()} is before the earliest plausible date ({self.earliest})"
+            return f"{field} {day.isoformat()}{self.before_words()}"
         if day > self.latest:
-            return f"{field} {day.isoformat()} is after the latest plausible date ({self.latest})"
+            return f"{field} {day.isoformat()}{self.after_words()}"
         return None
 
     def text_problem(self, text: str, field: str) -> str | None:
@@ -70,30 +77,40 @@ class DateRange:
             return None
         year, month, day = (int(part) for part in match.groups())
         if written.endswith("(BC)") or year < 1:
-            return f"{field} {written[:40]} is before the earliest plausible date ({self.earliest})"
+            return f"{field} {written[:40]}{self.before_words()}"
         if year > 9999:
-            return f"{field} {written[:40]} is after the latest plausible date ({self.latest})"
+            return f"{field} {written[:40]}{self.after_words()}"
         try:
             return self.problem(dt.date(year, month, day), field)
         except ValueError:
             return None
 
     def supply_end_problem(self, start: dt.date, days_supply: float) -> str | None:
-        """Why the day a supply runs out (start + days_supply) is not plausible, or None when it is.
+        """Why the last day of a supply (start + days_supply − 1, as the MME stage's end_date) is not
+        plausible, or None when it is.
 
         Only for a start and a days supply that are each plausible (`problem`, `number_problem`).
         """
         try:
-            end = (start + dt.timedelta(days=days_supply)).isoformat()
+            end = (start + dt.timedelta(days=days_supply - 1)).isoformat()
         except OverflowError:
             end = "after 9999-12-31"
         else:
             if end <= self.latest.isoformat():
                 return None
         return (
-            f"supply end {end} (start_date {start.isoformat()} + days_supply {days_supply:g}) "
+            f"supply end {end} (start_date {start.isoformat()} + days_supply {days_supply:g} − 1) "
             f"is after the latest plausible date ({self.latest})"
         )
+
+    def before_words(self) -> str:
+        """What `problem` says after the field and the date for a date before the range (for engines,
+        which build the same sentence around a value they show themselves)."""
+        return f" is before the earliest plausible date ({self.earliest})"
+
+    def after_words(self) -> str:
+        """What `problem` says after the field and the date for a date after the range."""
+        return f" is after the latest plausible date ({self.latest})"
 
     def as_metadata(self) -> dict[str, str]:
         return {"earliest": self.earliest.isoformat(), "latest": self.latest.isoformat()}
@@ -112,13 +129,32 @@ class DateRange:
             )
         return cls(earliest, latest)
 
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, object]) -> DateRange | None:
+        """The range an output's metadata records (`as_metadata` under METADATA_KEY), or None when it
+        records none (a file written before the range was recorded) or one that is not a range."""
+        recorded = metadata.get(METADATA_KEY)
+        if not isinstance(recorded, Mapping):
+            return None
+        try:
+            earliest = dt.date.fromisoformat(str(recorded["earliest"]))
+            latest = dt.date.fromisoformat(str(recorded["latest"]))
+        except (KeyError, ValueError):
+            return None
+        return cls(earliest, latest) if earliest <= latest else None
+
+
+def out_of_range_words(maximum: float) -> str:
+    """What `number_problem` says after the field and the value for a value beyond `maximum`."""
+    return f" is out of range (at most {maximum:g})"
+
 
 def number_problem(value: float, field: str, maximum: float) -> str | None:
     """Why a numeric `field` value cannot be computed with, or None when it can (NaN and infinities too)."""
     if value != value or value in (float("inf"), float("-inf")):
         return f"{field} is not a finite number"
     if abs(value) > maximum:
-        return f"{field} {value:g} is out of range (at most {maximum:g})"
+        return f"{field} {value:g}{out_of_range_words(maximum)}"
     return None
 
 

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import typer
 
+from taperwise import __version__
 from taperwise.console import err_console, fail, stages
+from taperwise.digest import file_sha256
 from taperwise.errors import TaperwiseError, UnusableInputError
 from taperwise.exposure.engine import ENGINES, connect, write_result
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
-from taperwise.exposure.prescriptions import ROW, read_errors, read_prescriptions
-from taperwise.exposure.refills import DEFAULT_EARLY_REFILLS, apply_early_refills, check_early_refills
+from taperwise.exposure.prescriptions import ROW, read_errors, read_prescriptions, spark_location
+from taperwise.exposure.refills import (
+    DEFAULT_EARLY_REFILLS,
+    EARLY_REFILL_RULES,
+    apply_early_refills,
+    check_early_refills,
+)
 from taperwise.exposure.segments import SEGMENT_COLUMNS, constant_segments
 from taperwise.exposure.windows import WINDOW_COLUMNS, window_metrics
+from taperwise.ingest.common import sibling
 from taperwise.knowledge.codes import CodeTable, load_cdc_ndc_file, load_omop_drug_strength
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, available_factor_sets, load_factor_set
+from taperwise.plausible import METADATA_KEY, DateRange
 
 InputArg = Annotated[
     Path, typer.Argument(help="Canonical prescriptions, .csv or .parquet", show_default=False)
@@ -73,6 +83,44 @@ def load_codes(path: Path | None) -> CodeTable | None:
     return table
 
 
+def output_metadata(
+    command: str,
+    source: Path,
+    factors: str,
+    engine: str,
+    dates: DateRange,
+    codes: Path | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What `mme`, `segments` and `window` write beside their output (OUT-stem.metadata.json): the input,
+    the factor set, the engine and the plausible date range in force, so the run can be repeated."""
+    fs = load_factor_set(factors)
+    return {
+        "command": command,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "taperwise_version": __version__,
+        "engine": engine,
+        "input": {
+            "path": spark_location(source),
+            "sha256": file_sha256(source) if source.is_file() else None,
+        },
+        "codes": None if codes is None else {"path": str(codes), "sha256": file_sha256(codes)},
+        "factor_set": {"id": fs.set_id, "version": fs.version},
+        **extra,
+        METADATA_KEY: dates.as_metadata(),
+    }
+
+
+def write_metadata(output: Path, metadata: dict[str, Any]) -> Path:
+    """`metadata` as OUT-stem.metadata.json beside `output`; returns its path."""
+    path = sibling(output, "metadata", ".json")
+    try:
+        path.write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UnusableInputError(f"{path}: cannot be written ({exc.strerror})") from exc
+    return path
+
+
 def uncounted_rows(con: ibis.BaseBackend, rows: ir.Table) -> Counter[str]:
     """Rows that did not count towards MME, by status: said aloud, so none is left out unnoticed."""
     not_ok = rows.filter(rows.status != "ok")
@@ -107,11 +155,12 @@ def mme(
     """
     try:
         _check_factor_set(factors)
+        dates = DateRange.from_environment()  # once per run: every stage and the metadata use it
         with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
             prescriptions = read_prescriptions(input, con)
             progress.start("resolving products and computing MME")
-            rows = prescription_mme(prescriptions, factors, load_codes(codes))
+            rows = prescription_mme(prescriptions, factors, load_codes(codes), dates)
             expr = rows.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS)
             progress.start("writing rows")
             statuses: Counter[str] = Counter()
@@ -121,6 +170,7 @@ def mme(
                 progress.advance(batch.num_rows)
 
             write_result(con, expr, output, on_batch=tally)
+        write_metadata(output, output_metadata("mme", input, factors, engine, dates, codes))
     except TaperwiseError as exc:
         fail(str(exc))
         raise typer.Exit(2) from exc
@@ -145,17 +195,22 @@ def segments(
     try:
         _check_factor_set(factors)
         rule = check_early_refills(early_refills)
+        dates = DateRange.from_environment()
         with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
-            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
+            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes), dates)
             progress.start("sweeping intervals and writing")
             count = write_result(
                 con,
-                constant_segments(apply_early_refills(rows, rule)).select(*SEGMENT_COLUMNS),
+                constant_segments(apply_early_refills(rows, rule, dates)).select(*SEGMENT_COLUMNS),
                 output,
                 lambda b: progress.advance(b.num_rows),
             )
             uncounted = uncounted_rows(con, rows)
+        refills = {"rule": rule, "definition": EARLY_REFILL_RULES[rule]}
+        write_metadata(
+            output, output_metadata("segments", input, factors, engine, dates, codes, early_refills=refills)
+        )
     except TaperwiseError as exc:
         fail(str(exc))
         raise typer.Exit(2) from exc
@@ -188,16 +243,25 @@ def window(
     try:
         _check_factor_set(factors)
         rule = check_early_refills(early_refills)
+        dates = DateRange.from_environment()
         with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
-            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
+            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes), dates)
             progress.start("computing window metrics and writing")
-            counted = apply_early_refills(rows, rule)
+            counted = apply_early_refills(rows, rule, dates)
             metrics = window_metrics(counted, constant_segments(counted), start.date(), end.date())
             count = write_result(
                 con, metrics.select(*WINDOW_COLUMNS), output, lambda b: progress.advance(b.num_rows)
             )
             uncounted = uncounted_rows(con, rows)
+        refills = {"rule": rule, "definition": EARLY_REFILL_RULES[rule]}
+        span = {"start": start.date().isoformat(), "end": end.date().isoformat()}
+        write_metadata(
+            output,
+            output_metadata(
+                "window", input, factors, engine, dates, codes, window=span, early_refills=refills
+            ),
+        )
     except TaperwiseError as exc:
         fail(str(exc))
         raise typer.Exit(2) from exc

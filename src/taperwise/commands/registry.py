@@ -53,6 +53,7 @@ from taperwise.knowledge.registry import (
     load_priority_rules,
     load_registry_settings,
 )
+from taperwise.plausible import METADATA_KEY, DateRange
 from taperwise.registry_schema import HARM_COLUMNS, REGISTRY_COLUMNS, definitions
 
 
@@ -115,9 +116,12 @@ def registry_metadata(
     events_not_used: Counter[str] | None = None,
     codes: Path | None = None,
     early_refills: EarlyRefills = DEFAULT_EARLY_REFILLS,
+    dates: DateRange | None = None,
 ) -> dict[str, Any]:
-    """Everything a reader needs to interpret the registry: definitions, thresholds, versions, inputs."""
+    """Everything a reader needs to interpret the registry: definitions, thresholds, versions, inputs,
+    and the plausible date range the rows were computed with (`dates`, by default today's)."""
     fs = load_factor_set(factors)
+    dates = dates or DateRange.from_environment()
     windows = Windows.ending(as_of, settings)
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -149,6 +153,7 @@ def registry_metadata(
             "description": fs.description,
         },
         "early_refills": {"rule": early_refills, "definition": EARLY_REFILL_RULES[early_refills]},
+        METADATA_KEY: dates.as_metadata(),
         "settings_version": settings.version,
         "definitions": {
             "population": "patients with any opioid supply (buprenorphine for pain included) on a day of the "
@@ -217,10 +222,11 @@ def registry_command(
             rules = load_priority_rules(rules_file)
             load_factor_set(factors)
             rule = check_early_refills(early_refills)
+            dates = DateRange.from_environment()  # once per run: the rows, the sweep and the metadata
             mme_rows = Path(scratch) / "mme.parquet" if publish else None
             with connect(engine) as con, stages() as progress, read_errors(input):
                 progress.start("reading prescriptions")
-                rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes))
+                rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes), dates)
                 event_table = None
                 events_not_used: Counter[str] = Counter()
                 if events is not None:
@@ -239,6 +245,7 @@ def registry_command(
                     event_table,
                     keep_rows=mme_rows is not None,
                     early_refills=rule,
+                    dates=dates,
                 ) as run:
                     table = run.table.select(*columns)
                     count = write_result(con, table, output, lambda b: progress.advance(b.num_rows))
@@ -250,7 +257,7 @@ def registry_command(
             metadata = registry_metadata(
                 source=input, as_of=as_of.date(), settings=settings, rules=rules, factors=factors,
                 engine=engine, patients=count, events=events, events_not_used=events_not_used,
-                codes=codes, early_refills=rule,
+                codes=codes, early_refills=rule, dates=dates,
             )  # fmt: skip
             metadata_path = sibling(output, "metadata", ".json")
             metadata_path.write_text(

@@ -20,6 +20,7 @@ from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
 from taperwise.exposure.prescriptions import ROW, read_prescriptions
 from taperwise.ingest.common import sibling
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET
+from taperwise.plausible import DateRange
 from taperwise.store import open_store
 from taperwise.store.audit import verify_chain
 from taperwise.store.models import ROLES
@@ -156,7 +157,8 @@ def _write_mme_rows(prescriptions: Path, metadata: dict[str, Any], output: Path)
         )
     factors = (metadata.get("factor_set") or {}).get("id", DEFAULT_FACTOR_SET)
     with connect("duckdb") as con:  # DuckDB and Spark give the same rows (tests/exposure/test_engines.py)
-        rows = prescription_mme(read_prescriptions(prescriptions), factors, load_codes(codes))
+        dates = DateRange.from_metadata(metadata)  # the range the registry was computed with
+        rows = prescription_mme(read_prescriptions(prescriptions), factors, load_codes(codes), dates)
         write_result(con, rows.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS), output)
 
 

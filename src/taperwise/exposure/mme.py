@@ -33,6 +33,15 @@ from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, ROW
 from taperwise.exposure.products import resolve_products
 from taperwise.knowledge.codes import CodeTable
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, FactorSet, load_factor_set
+from taperwise.plausible import (
+    MAX_DAILY_MME,
+    MAX_DAYS_SUPPLY,
+    MAX_QUANTITY,
+    MAX_STRENGTH,
+    MAX_UNITS_PER_DAY,
+    DateRange,
+    out_of_range_words,
+)
 
 MME_TYPE = f"decimal(18, {MME_DECIMALS})"
 MME_COLUMNS = (
@@ -63,6 +72,10 @@ INPATIENT_SETTINGS = ("inpatient", "hospital", "ip")
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "prn")
 LIQUID_UNITS = ("mg/mL", "mcg/mL")
 STRENGTH_UNITS = ("mg", "mcg", "mcg/hr", "mg/mL", "mcg/mL")
+# A start date as the input contract writes it (a time after it is allowed). Engines read other forms
+# differently ('2025-02-01 (BC)' is a date before Christ on DuckDB and in 2025 on Spark), so a date in
+# any other form is not read: a date outside the plausible range must be outside it on every engine.
+DATE_TEXT = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?$"
 
 
 def _blank(column: ir.StringValue) -> ir.BooleanValue:
@@ -78,6 +91,21 @@ def _positive(text: ir.StringValue) -> ir.FloatingValue:
     value = text.try_cast("float64")
     good = value.notnull() & (value > 0) & ~value.isinf() & ~value.isnan()
     return ibis.ifelse(good, value, ibis.null("float64"))
+
+
+def _beyond(value: ir.FloatingValue, maximum: float) -> ir.BooleanValue:
+    """Whether a number (null: none) is beyond what taperwise computes with (`taperwise.plausible`)."""
+    return (value > maximum).fill_null(False)
+
+
+def _within(value: ir.FloatingValue, maximum: float) -> ir.FloatingValue:
+    """The number when it is within `maximum`, else null: every later cast and date sum then fits."""
+    return ibis.ifelse(value <= maximum, value, ibis.null("float64"))
+
+
+def _out_of_range(field: str, shown: ir.StringValue | str, maximum: float) -> ir.StringValue:
+    """`taperwise.plausible.number_problem`'s sentence, the value shown as written."""
+    return field + " " + shown + out_of_range_words(maximum)
 
 
 Problems = list[tuple[ir.BooleanValue, ir.StringValue | str]]
@@ -104,16 +132,34 @@ def _join_reasons(parts: Problems) -> ir.StringValue:
     return ibis.ifelse(_any(parts), ibis.literal("; ").join(pieces), ibis.null("string"))
 
 
-def _numbers(t: ir.Table) -> ir.Table:
-    """Typed values beside the text they came from (the text stays for error messages)."""
+def _numbers(t: ir.Table, dates: DateRange) -> ir.Table:
+    """Typed values beside the text they came from (the text stays for error messages).
+
+    A number beyond its bound (`taperwise.plausible`) or a start date outside the plausible range is
+    null here, as an unreadable one is, with a flag saying why: nothing later computes with it.
+    """
     override = _positive(t.strength)
-    has_override = override.notnull() & t.strength_unit.isin(STRENGTH_UNITS).fill_null(False)
-    days = _positive(t.days_supply)
+    unit_known = t.strength_unit.isin(STRENGTH_UNITS).fill_null(False)
+    has_override = _within(override, MAX_STRENGTH).notnull() & unit_known
+    # bounded before `floor`, which an engine may compute as a 64-bit integer
+    days = _within(_positive(t.days_supply), MAX_DAYS_SUPPLY)
+    qty, sig = _positive(t.quantity), _positive(t.units_per_day)
+    start = ibis.ifelse(
+        t.start_date.re_search(DATE_TEXT).fill_null(False), t.start_date.try_cast("date"), ibis.null("date")
+    )
+    early = (start < ibis.literal(dates.earliest)).fill_null(False)
+    late = (start > ibis.literal(dates.latest)).fill_null(False)
     return t.mutate(
-        qty=_positive(t.quantity),
+        qty=_within(qty, MAX_QUANTITY),
+        qty_beyond=_beyond(qty, MAX_QUANTITY),
         days=ibis.ifelse(days == days.floor(), days, ibis.null("float64")),
-        sig=_positive(t.units_per_day),
-        start=t.start_date.try_cast("date"),
+        days_beyond=_beyond(_positive(t.days_supply), MAX_DAYS_SUPPLY),
+        sig=_within(sig, MAX_UNITS_PER_DAY),
+        sig_beyond=_beyond(sig, MAX_UNITS_PER_DAY),
+        strength_beyond=_beyond(override, MAX_STRENGTH),
+        start=ibis.ifelse(early | late, ibis.null("date"), start),
+        start_early=early,
+        start_late=late,
         prn=t.as_needed.lower().isin(TRUE_WORDS).fill_null(False),
         is_patch=(t.p_route == "transdermal").fill_null(False),
         has_override=has_override,
@@ -122,30 +168,40 @@ def _numbers(t: ir.Table) -> ir.Table:
     )
 
 
-def _rates(t: ir.Table) -> ir.Table:
+def _rates(t: ir.Table, dates: DateRange) -> ir.Table:
     """Units per day and covered days (clinical-rules §1)."""
     # Patches: units are patches worn at once; quantity × wear days ÷ supply when there is no sig.
     from_supply = ibis.ifelse(t.is_patch, t.qty * t.p_wear_days / t.days, t.qty / t.days)
-    by_quantity = ibis.ifelse(t.is_patch, t.qty * t.p_wear_days / t.sig, t.qty / t.sig).ceil().cast("float64")
+    # A tiny sig makes a duration of millions of days: bounded before `ceil` and the day count's cast.
+    quantity_days = ibis.ifelse(t.is_patch, t.qty * t.p_wear_days / t.sig, t.qty / t.sig)
+    by_quantity = _within(quantity_days, MAX_DAYS_SUPPLY).ceil().cast("float64")
     # Supply bounds coverage at the sig's rate; not for "as needed" or patches, where the sig is a maximum
     # or a count worn at once rather than a consumption rate.
     bound = ibis.ifelse(t.prn | t.is_patch, ibis.null("float64"), by_quantity)
     covered = ibis.ifelse(t.days.notnull(), ibis.least(t.days, bound.coalesce(t.days)), by_quantity)
     amount_unit = ibis.ifelse(t.unit == "mcg/hr", "mcg/hr", t.unit.split("/")[0].cast("string"))
+    days = covered.cast("int64")
+    # The supply's last day, start + days − 1, compared as a count of days: no date past the range is made.
+    ends_late = (days - 1 > ibis.literal(dates.latest).delta(t.start, unit="day")).fill_null(False)
     return t.mutate(
         rate=ibis.ifelse(t.prn, from_supply.coalesce(t.sig), t.sig.coalesce(from_supply)),
         use_sig_max=t.prn & from_supply.isnull() & t.sig.notnull(),
-        covered=covered.cast("int64"),
+        covered=days,
+        duration_beyond=t.days.isnull() & _beyond(quantity_days, MAX_DAYS_SUPPLY),
+        ends_late=ends_late,
         amount_unit=amount_unit,
     )
 
 
 def _factors(t: ir.Table, fs: FactorSet) -> ir.Table:
     t = join_factors(t.mutate(daily_amount=t.rate * t.strength_value), fs, "daily_amount")
+    mme = t.daily_amount * t.f_multiplier * t.f_factor
     return t.mutate(
         factor=t.f_factor,
         source=t.f_source,
-        mme=(t.daily_amount * t.f_multiplier * t.f_factor).round(MME_DECIMALS).cast(MME_TYPE),
+        # bounded before the DECIMAL cast, which a larger value would overflow
+        mme=_within(mme, MAX_DAILY_MME).round(MME_DECIMALS).cast(MME_TYPE),
+        mme_beyond=_beyond(mme, MAX_DAILY_MME),
     )
 
 
@@ -212,8 +268,19 @@ def _record_exclusion(t: ir.Table) -> Problems:
     ]
 
 
-def _value_problems(t: ir.Table) -> Problems:
-    """Values that are present but unusable: each message quotes the value as it was written."""
+def _end_text(t: ir.Table) -> ir.StringValue:
+    """The supply's last day as text; engines write a year past 9999 differently, so it is not shown."""
+    last = (t.start + (t.covered - 1).as_interval("D")).cast("date")
+    past = (t.covered - 1 > ibis.date(9999, 12, 31).delta(t.start, unit="day")).fill_null(False)
+    return ibis.ifelse(past, "past 9999-12-31", last.strftime("%Y-%m-%d"))
+
+
+def _value_problems(t: ir.Table, dates: DateRange) -> Problems:
+    """Values that are present but unusable: each message quotes the value as it was written.
+
+    Numbers beyond their bounds and dates outside the plausible range are said in the words of
+    `taperwise.plausible`, the field named and the value as written.
+    """
     override_given = ~_blank(t.strength) | ~_blank(t.strength_unit)
     override_message = (
         "strength override " + _quoted(t.strength) + " " + _quoted(t.strength_unit)
@@ -222,20 +289,34 @@ def _value_problems(t: ir.Table) -> Problems:
     return [
         (_blank(t.patient_id), "patient_id is empty"),
         (_blank(t.rx_id), "rx_id is empty"),
-        (t.start.isnull(), "start_date " + _quoted(t.start_date) + " is not a date (YYYY-MM-DD)"),
         (
-            ~_blank(t.quantity) & t.qty.isnull(),
+            t.start.isnull() & ~t.start_early & ~t.start_late,
+            "start_date " + _quoted(t.start_date) + " is not a date (YYYY-MM-DD)",
+        ),
+        (t.start_early, "start_date " + t.start_date + dates.before_words()),
+        (t.start_late, "start_date " + t.start_date + dates.after_words()),
+        (
+            ~_blank(t.quantity) & t.qty.isnull() & ~t.qty_beyond,
             "quantity " + _quoted(t.quantity) + " must be a number above zero",
         ),
+        (t.qty_beyond, _out_of_range("quantity", t.quantity, MAX_QUANTITY)),
         (
-            ~_blank(t.days_supply) & t.days.isnull(),
+            ~_blank(t.days_supply) & t.days.isnull() & ~t.days_beyond,
             "days_supply " + _quoted(t.days_supply) + " must be a whole number above zero",
         ),
+        (t.days_beyond, _out_of_range("days_supply", t.days_supply, MAX_DAYS_SUPPLY)),
         (
-            ~_blank(t.units_per_day) & t.sig.isnull(),
+            ~_blank(t.units_per_day) & t.sig.isnull() & ~t.sig_beyond,
             "units_per_day " + _quoted(t.units_per_day) + " must be a number above zero",
         ),
-        (override_given & ~t.has_override, override_message),
+        (t.sig_beyond, _out_of_range("units_per_day", t.units_per_day, MAX_UNITS_PER_DAY)),
+        (override_given & ~t.has_override & ~t.strength_beyond, override_message),
+        (t.strength_beyond, _out_of_range("strength", t.strength, MAX_STRENGTH)),
+        (
+            t.duration_beyond,
+            _out_of_range("covered_days", "(quantity ÷ units_per_day)", MAX_DAYS_SUPPLY),
+        ),
+        (t.ends_late, "end_date " + _end_text(t) + dates.after_words()),
     ]
 
 
@@ -263,7 +344,7 @@ def _dose_problems(t: ir.Table, fs: FactorSet) -> Problems:
             "daily dose unknown: give days_supply with quantity, or units_per_day",
         ),
         (
-            t.covered.isnull() & t.rate.notnull(),
+            t.covered.isnull() & t.rate.notnull() & ~t.duration_beyond,
             "duration unknown: give days_supply, or quantity with units_per_day",
         ),
         (
@@ -275,12 +356,16 @@ def _dose_problems(t: ir.Table, fs: FactorSet) -> Problems:
             "liquid quantity " + _quoted(t.quantity) + " looks like a count of bottles; give mL",
         ),
         (no_factor, no_factor_message),
+        (
+            t.mme_beyond,
+            _out_of_range("daily_mme", "(strength × units_per_day × factor)", MAX_DAILY_MME),
+        ),
     ]
 
 
-def _reasons(t: ir.Table, fs: FactorSet) -> ir.Table:
+def _reasons(t: ir.Table, fs: FactorSet, dates: DateRange) -> ir.Table:
     """A flag for each kind of problem (what statuses are decided on) and the text naming it."""
-    unrecognized, values = _unrecognized(t), _value_problems(t)
+    unrecognized, values = _unrecognized(t), _value_problems(t, dates)
     class_exclusion, record_exclusion = _class_exclusion(t, fs), _record_exclusion(t)
     data = values + _dose_problems(t, fs)
     return t.mutate(
@@ -360,7 +445,10 @@ def _output(t: ir.Table) -> ir.Table:
         route=ibis.ifelse(_blank(t.route), t.p_route, t.route.lower()),
         release=t.p_release,
         start_date=t.start,
-        end_date=(t.start + (covered - 1).as_interval("D")).cast("date"),
+        # a supply ending after the plausible range is reported (`_value_problems`), its end never written
+        end_date=ibis.ifelse(
+            t.ends_late, ibis.null("date"), (t.start + (covered - 1).as_interval("D")).cast("date")
+        ),
         flags=_join_reasons(
             [(t.use_sig_max, "prn_max"), (t.p_notes.notnull(), t.p_notes), *_supply_flags(t)]
         ),
@@ -370,10 +458,19 @@ def _output(t: ir.Table) -> ir.Table:
 
 
 def prescription_mme(
-    prescriptions: ir.Table, factor_set: str = DEFAULT_FACTOR_SET, codes: CodeTable | None = None
+    prescriptions: ir.Table,
+    factor_set: str = DEFAULT_FACTOR_SET,
+    codes: CodeTable | None = None,
+    dates: DateRange | None = None,
 ) -> ir.Table:
-    """Per-row daily MME with status and reason: ``_row``, MME_COLUMNS, EXTRA_COLUMNS, CARRIED_COLUMNS."""
+    """Per-row daily MME with status and reason: ``_row``, MME_COLUMNS, EXTRA_COLUMNS, CARRIED_COLUMNS.
+
+    `dates`: the plausible range a start date and a supply's end must fall in; by default the one the
+    environment sets today (`DateRange.from_environment`). A command computes it once per run, passes
+    the same range to every stage and records it in the output's metadata.
+    """
     fs = load_factor_set(factor_set)
-    staged = _numbers(resolve_products(prescriptions, fs, codes))
-    staged = _mark_repeats(_factors(_rates(staged), fs), _repeated_ids(prescriptions))
-    return _output(_statuses(_reasons(staged, fs)))
+    dates = dates or DateRange.from_environment()
+    staged = _numbers(resolve_products(prescriptions, fs, codes), dates)
+    staged = _mark_repeats(_factors(_rates(staged, dates), fs), _repeated_ids(prescriptions))
+    return _output(_statuses(_reasons(staged, fs, dates)))

@@ -17,10 +17,16 @@ of one product in start order (ties by input row), with ``days`` each fill's cov
 running sum, fill *i* ends on ``max_{j ≤ i}(start_j − S_{j−1}) + S_i − 1``: the later of its own start
 and the day after the previous (shifted) fill ends, plus its days. That is one running sum and one
 running maximum per product — a window pass, on every engine, with no row per day and no recursion.
+
+Carrying forward never moves supply past the latest plausible date (`taperwise.plausible.DateRange`, the
+run's range): a fill pushed wholly beyond it is not counted (its dates are empty) and one that reaches
+past it ends on it. Every fill itself ends inside the range (the MME stage reports any other), so this
+only happens when many fills of one product are stacked, and no output ever holds a date beyond the range.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import ibis
@@ -28,6 +34,7 @@ import ibis.expr.types as ir
 
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.prescriptions import ROW
+from taperwise.plausible import DateRange
 
 EarlyRefills = Literal["add", "carry-forward"]
 EARLY_REFILL_RULES: dict[str, str] = {
@@ -40,6 +47,7 @@ EARLY_REFILL_RULES: dict[str, str] = {
 DEFAULT_EARLY_REFILLS: EarlyRefills = "add"
 PRODUCT_KEY = ("patient_id", "drug_class", "ingredient", "route", "release", "strength", "strength_unit")
 DRUG_KEY = ("patient_id", "ingredient")
+_EPOCH_DATE = dt.date(1970, 1, 1)
 _EPOCH = ibis.date(1970, 1, 1)
 
 
@@ -63,12 +71,14 @@ def _date_of(number: ir.IntegerValue) -> ir.DateValue:
     return (_EPOCH + number.cast("int32").as_interval("D")).cast("date")
 
 
-def carry_forward(rows: ir.Table) -> ir.Table:
+def carry_forward(rows: ir.Table, dates: DateRange | None = None) -> ir.Table:
     """`rows` (per-row MME) with each fill of a product moved to start after the previous one ends.
 
     Only supply rows of a known ingredient move (their dates are known); every other row is returned as
-    it came. Columns are kept; ``start_date`` and ``end_date`` are the dates counted.
+    it came. Columns are kept; ``start_date`` and ``end_date`` are the dates counted, never past
+    `dates.latest` (by default the environment's range today).
     """
+    latest = ((dates or DateRange.from_environment()).latest - _EPOCH_DATE).days
     movable = rows.supply.fill_null(False) & rows.ingredient.notnull()
     # One reading of `rows` (no split and union, so an engine plans the per-row MME once): every row is
     # windowed with its product, the rows that may not move in partitions of their own, and keep their dates.
@@ -84,15 +94,24 @@ def carry_forward(rows: ir.Table) -> ir.Table:
     earliest = _day_number(with_sums.start_date) - (with_sums._supplied - with_sums._days)
     with_reach = with_sums.mutate(_reach=earliest.max().over(product))
     last = with_reach._reach + with_reach._supplied - 1
+    first = last - with_reach._days + 1
+    # compared as day numbers (64-bit) before any becomes a date: a sum of many fills may exceed a date's
+    beyond = first > latest
     moved = with_reach.mutate(
         start_date=ibis.ifelse(
-            with_reach._movable, _date_of(last - with_reach._days + 1), with_reach.start_date
+            with_reach._movable,
+            ibis.ifelse(beyond, ibis.null("date"), _date_of(ibis.least(first, latest))),
+            with_reach.start_date,
         ),
-        end_date=ibis.ifelse(with_reach._movable, _date_of(last), with_reach.end_date),
+        end_date=ibis.ifelse(
+            with_reach._movable,
+            ibis.ifelse(beyond, ibis.null("date"), _date_of(ibis.least(last, latest))),
+            with_reach.end_date,
+        ),
     )
     return moved.select(*rows.columns)
 
 
-def apply_early_refills(rows: ir.Table, rule: EarlyRefills) -> ir.Table:
-    """`rows` as the named early-refill rule counts them."""
-    return carry_forward(rows) if rule == "carry-forward" else rows
+def apply_early_refills(rows: ir.Table, rule: EarlyRefills, dates: DateRange | None = None) -> ir.Table:
+    """`rows` as the named early-refill rule counts them (`dates`: the run's plausible range)."""
+    return carry_forward(rows, dates) if rule == "carry-forward" else rows

@@ -40,6 +40,7 @@ from taperwise.exposure.refills import DEFAULT_EARLY_REFILLS, EarlyRefills, appl
 from taperwise.exposure.segments import SEGMENT_COLUMNS, coverage_intervals, segments_by_patient
 from taperwise.exposure.windows import clipped_days, window_metrics
 from taperwise.knowledge.registry import PriorityRule, RegistrySettings
+from taperwise.plausible import DateRange
 from taperwise.registry_schema import HARM_COLUMNS, REGISTRY_COLUMNS, settings_values, with_settings
 
 # The per-row MME columns the registry and its segments read.
@@ -344,16 +345,18 @@ def registry(
     events: ir.Table | None = None,
     segments: ir.Table | None = None,
     early_refills: EarlyRefills = DEFAULT_EARLY_REFILLS,
+    dates: DateRange | None = None,
 ) -> ir.Table:
     """The registry as an engine table (REGISTRY_COLUMNS, then HARM_COLUMNS when events are given).
 
     `segments`: `constant_segments` of `mme_rows` (at least of the registry's patients, over the recent
     window) when the caller already has them; without them the registry sweeps only the rows that reach
     its window. `early_refills`: how fills of one product that overlap count (`taperwise.exposure.refills`);
-    a caller that passes `segments` has applied it to `mme_rows` and to them already.
+    a caller that passes `segments` has applied it to `mme_rows` and to them already. `dates`: the run's
+    plausible range, which carrying forward never moves supply past (`taperwise.exposure.refills`).
     """
     if segments is None:
-        mme_rows = apply_early_refills(mme_rows, early_refills)
+        mme_rows = apply_early_refills(mme_rows, early_refills, dates)
     windows = Windows.ending(as_of, settings)
     supply = _Supply.of(mme_rows, windows, settings)
     problems = _problem_records(mme_rows, windows.lookback)
@@ -421,6 +424,7 @@ def run_registry(
     *,
     keep_rows: bool = False,
     early_refills: EarlyRefills = DEFAULT_EARLY_REFILLS,
+    dates: DateRange | None = None,
 ) -> RegistryRun:
     """The registry and its patients' segments, with the per-row MME computed once for both.
 
@@ -429,17 +433,18 @@ def run_registry(
     The registry takes its recent-window dose from those segments, so each prescription is swept once.
     With `keep_rows` every column of the per-row MME is materialised, and `prescriptions` gives those very
     rows (as `taperwise mme` writes them) for publishing: the store shows what the registry computed.
-    `early_refills` applies to what the registry and segments count, not to those rows' own dates.
+    `early_refills` applies to what the registry and segments count, not to those rows' own dates;
+    `dates` is the run's plausible range (the one the per-row MME was computed with).
     """
     held: list[ir.CachedTable] = []
     if keep_rows:
         full = mme_rows.cache()
         held.append(full)
         prescriptions: ir.Table | None = full.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS)
-        rows = apply_early_refills(full.select(*REGISTRY_INPUT_COLUMNS), early_refills)
+        rows = apply_early_refills(full.select(*REGISTRY_INPUT_COLUMNS), early_refills, dates)
     else:
         prescriptions = None
-        rows = apply_early_refills(mme_rows.select(*REGISTRY_INPUT_COLUMNS), early_refills)
+        rows = apply_early_refills(mme_rows.select(*REGISTRY_INPUT_COLUMNS), early_refills, dates)
     if not keep_rows or early_refills != "add":  # with keep_rows and nothing moved, `full` is the cache
         rows = rows.cache()
         held.append(rows)

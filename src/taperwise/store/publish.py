@@ -6,6 +6,12 @@ stays in the database with its rows (a worklist seen last month can always be sh
 cannot be loaded (a bad number, a NUL byte, a repeated patient) is refused and listed in the snapshot's
 `problems_json` and in the `publish` audit event; the rest is loaded.
 
+A date outside the plausible range (`taperwise.plausible`: the range the registry's metadata records, or
+the environment's for a file written before it was recorded) in a segment or a prescription row refuses
+the whole publication, naming the file and the row: the exposure engine never writes one (it reports such
+a prescription as `insufficient_data`), so the files were edited or made elsewhere, and a trajectory with
+a segment in the year 10000 is not something to show a clinician, nor to show without it.
+
 Publishing streams: every file is read in batches of CHUNK rows (DuckDB for CSV, Arrow for Parquet) and
 its rows are inserted CHUNK at a time, all in the caller's one transaction. What stays in memory is one
 batch per file being read, the rows waiting for their INSERT, the problem lines, and one store id per
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -31,6 +38,7 @@ from taperwise.digest import file_sha256
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, ROW, read_table_batches
 from taperwise.exposure.segments import CONTRACT_SEGMENT_COLUMNS, SEGMENT_EXTRA_COLUMNS
+from taperwise.plausible import MAX_DAYS_SUPPLY, MAX_QUANTITY, DateRange
 from taperwise.registry_schema import (
     FILE_COLUMNS,
     HARM_COLUMNS,
@@ -60,6 +68,9 @@ MME_ROW_COLUMNS = ("rx_id", "patient_id", "ingredient", "daily_mme", "status", "
 CARRIED_COLUMNS = ("drug", "days_supply", "quantity", "prescriber_id", "pharmacy_id")
 
 Parser = Callable[[str | None], Any]
+# The date columns of the per-patient files that the plausible range applies to.
+DATE_COLUMNS = ("start_date", "end_date")
+_YEAR = re.compile(r"^\s*([+-]?)0*(\d+)-")
 
 
 class BadValue(ValueError):
@@ -79,13 +90,21 @@ def _required(parse: Parser) -> Parser:
     return parse_required
 
 
+# What the store's columns hold: INTEGER (32 bits on PostgreSQL) and NUMERIC(18, 4).
+INTEGER_LIMIT = 2**31 - 1
+DECIMAL_LIMIT = Decimal(10) ** 14
+
+
 def _int(value: str | None) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(Decimal(value))
-    except (InvalidOperation, ValueError) as exc:
+        number = int(Decimal(value))
+    except (InvalidOperation, ValueError, OverflowError) as exc:
         raise BadValue(f"{value!r} is not a whole number") from exc
+    if abs(number) > INTEGER_LIMIT:
+        raise BadValue(f"{value!r} is out of range (at most {INTEGER_LIMIT})")
+    return number
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -97,7 +116,25 @@ def _decimal(value: str | None) -> Decimal | None:
         raise BadValue(f"{value!r} is not a number") from exc
     if not number.is_finite():
         raise BadValue(f"{value!r} is not a finite number")
+    if abs(number) >= DECIMAL_LIMIT:  # also what `quantize` below could not represent
+        raise BadValue(f"{value!r} is out of range (below {DECIMAL_LIMIT:.0e})")
     return number.quantize(Decimal("0.0001"))
+
+
+def _within_bound(parse: Parser, maximum: float) -> Parser:
+    """A value the prescription row carries from the input (days supply, quantity): empty when beyond its
+    plausible bound. The MME row's reason quotes it as written (`taperwise.plausible`); the row is kept."""
+
+    def parse_carried(value: str | None) -> Any:
+        try:
+            number = Decimal(value) if value not in (None, "") else None
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_finite() and abs(number) > Decimal(maximum):
+            return None
+        return parse(value)
+
+    return parse_carried
 
 
 def _bool(value: str | None) -> bool | None:
@@ -151,8 +188,8 @@ PRESCRIPTION_FIELDS: dict[str, Parser] = {
     "ingredient": _text,
     "start_date": _date,
     "end_date": _date,
-    "days_supply": _int,
-    "quantity": _decimal,
+    "days_supply": _within_bound(_int, MAX_DAYS_SUPPLY),
+    "quantity": _within_bound(_decimal, MAX_QUANTITY),
     "daily_mme": _decimal,
     "status": _required(_text),
     "reason": _text,
@@ -282,6 +319,39 @@ class _Chunked:
             self.waiting = []
 
 
+def _implausible_date(value: object, field: str, dates: DateRange) -> str | None:
+    """Why a date cell is outside `dates`, or None (also for a cell that is not a date: `_parse` says so).
+
+    A year Python cannot hold (10000 and later, or before year 1) is outside every range.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    year = _YEAR.match(value)
+    if year:
+        before = year.group(1) == "-" or int(year.group(2)) == 0
+        if before or int(year.group(2)) > 9999:
+            return f"{field} {value.strip()}{dates.before_words() if before else dates.after_words()}"
+    try:
+        day = dt.date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+    return dates.problem(day, field)
+
+
+def _check_dates(raw: dict[str, Any], path: Path, dates: DateRange) -> None:
+    """Refuse the publication when a date of the row is outside `dates` (see the module's docstring)."""
+    for name in DATE_COLUMNS:
+        problem = _implausible_date(raw.get(name), name, dates)
+        if problem is not None:
+            what = ", ".join(
+                f"{key} {raw[key]!r}" for key in ("patient_id", "rx_id") if raw.get(key) is not None
+            )
+            raise UnusableInputError(
+                f"{path}: row {raw[ROW] + 1} ({what}): {problem}; taperwise never writes such a date, so "
+                "nothing was published (compute the registry again from the prescriptions)"
+            )
+
+
 def _read_metadata(path: Path) -> dict[str, Any]:
     try:
         metadata = json.loads(path.read_text(encoding="utf-8"))
@@ -363,14 +433,18 @@ def _load_rows(
     patients: dict[str, int],
     snapshot_id: int,
     problems: Problems,
+    dates: DateRange | None = None,
 ) -> None:
-    """Typed rows of a per-patient file, for the snapshot's patients only (others are outside it)."""
+    """Typed rows of a per-patient file, for the snapshot's patients only (others are outside it); with
+    `dates`, a start or end date outside them refuses the publication."""
     now = utc_now()
     rows = _Chunked(s, model)
     for raw in records:
         patient = patients.get(raw.get("patient_id") or "")  # "" is nobody: an empty id is refused
         if patient is None:
             continue
+        if dates is not None:
+            _check_dates(raw, path, dates)
         values = _parse(raw, fields, path, problems)
         if values is not None:
             rows.add(values | {"snapshot_id": snapshot_id, "patient_id": patient, "created_at": now})
@@ -430,6 +504,7 @@ def publish_registry(
     quantity, prescriber and pharmacy to each prescription row; without it those stay empty.
     """
     metadata = _read_metadata(metadata_path)
+    dates = DateRange.from_metadata(metadata) or DateRange.from_environment()
     if s.get_bind().dialect.name == "postgresql":
         # The patient lookups run thousands of times while their table grows inside this transaction; the
         # driver prepares a repeated statement, and a plan made generic while the table was small scans it
@@ -460,12 +535,14 @@ def publish_registry(
     patients = _load_entries(s, registry_path, organisation.id, snapshot.id, problems)
     snapshot.patients = len(patients)
     segments = _records(segments_path, CONTRACT_SEGMENT_COLUMNS, SEGMENT_EXTRA_COLUMNS)
-    _load_rows(s, TrajectorySegment, segments_path, segments, SEGMENT_FIELDS, patients, snapshot.id, problems)
+    _load_rows(
+        s, TrajectorySegment, segments_path, segments, SEGMENT_FIELDS, patients, snapshot.id, problems, dates
+    )
     if mme_rows_path is not None:
         mme_rows = _records(mme_rows_path, MME_ROW_COLUMNS)
         rows = _with_prescriptions(mme_rows_path, mme_rows, prescriptions_path, patients)
         fields = PRESCRIPTION_FIELDS
-        _load_rows(s, PrescriptionRecord, mme_rows_path, rows, fields, patients, snapshot.id, problems)
+        _load_rows(s, PrescriptionRecord, mme_rows_path, rows, fields, patients, snapshot.id, problems, dates)
     if events_path is not None:
         events = _records(events_path, EVENT_COLUMNS[:3])
         _load_rows(s, HarmEvent, events_path, events, EVENT_FIELDS, patients, snapshot.id, problems)
