@@ -98,7 +98,7 @@ def test_csv_bad_bytes_and_implausible_values_are_per_row_problems(tmp_path: Pat
         "S001-qty": ("out_of_range", "quantity 1e+32 is out of range", "quantity", "1e32"),
         "S001-old": ("implausible_date", "start_date 1850-01-01 is before", "start_date", "1850-01-01"),
         "S001-future": ("implausible_date", "start_date 9999-12-31 is after", "start_date", "9999-12-31"),
-        "S001-end": ("implausible_date", "supply end 2035-02-17", "days_supply", "3000"),
+        "S001-end": ("implausible_date", "supply end 2035-02-16", "days_supply", "3000"),
     }
     for rx_id, (kind, words, field, value) in expected.items():
         problem = _one(problems, kind, rx_id)

@@ -134,7 +134,7 @@ def test_plausibility_names_the_field_and_leaves_text_it_cannot_read_to_the_engi
     assert row_problems({"start_date": "01/04/2024", "days_supply": "thirty"}, RANGE) == []
     assert row_problems({"start_date": "2024-01-01", "days_supply": "30", "units_per_day": "4"}, RANGE) == []
     (end,) = row_problems({"start_date": "2027-12-20", "days_supply": "30"}, RANGE)
-    assert end[1].startswith("supply end 2028-01-19 (start_date 2027-12-20 + days_supply 30) is after")
+    assert end[1].startswith("supply end 2028-01-18 (start_date 2027-12-20 + days_supply 30 − 1) is after")
     (nan,) = row_problems({"units_per_day": "nan"}, RANGE)
     assert nan[1].startswith("units_per_day is not a finite number")
     (bc,) = row_problems({"start_date": "0001-01-01 (BC)"}, RANGE)
