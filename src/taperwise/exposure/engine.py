@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from ibis.common.exceptions import IbisError
 
+from taperwise.csvsafe import guard_arrow
 from taperwise.errors import UnusableInputError
 from taperwise.settings import EngineSettings
 
@@ -124,7 +125,7 @@ def write_result(
             # integers as DECIMAL(38, 0)); the declared schema is the contract, so cast to it.
             batch = raw.cast(reader.schema)
             if isinstance(writer, pacsv.CSVWriter):
-                writer.write_batch(batch)
+                writer.write_batch(guard_arrow(batch))  # formula-looking text shown as text (csvsafe.py)
             else:
                 writer.write_table(pa.Table.from_batches([batch]))
             written += batch.num_rows

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from taperwise.canonical import PRESCRIPTION_OPTIONAL, PRESCRIPTION_REQUIRED
+from taperwise.csvsafe import GUARDED_PATTERN, unguard_sql
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.engine import register_arrow
 
@@ -225,10 +226,14 @@ def _duckdb_select(
         raise UnusableInputError(f"{path}: no such file")
     scan, names, problem = _duckdb_scan(path)
     lowered = checked_column_names(path, names, required)
-    columns = [
-        f"NULLIF(trim(CAST({_quote(name)} AS VARCHAR)), '') AS {_quote(low)}"
-        for name, low in zip(names, lowered, strict=True)
-    ]
+    # A CSV's formula guard (csvsafe.py, ADR 0015) comes off, so a CSV reads as the Parquet would.
+    text = "NULLIF(trim(CAST({} AS VARCHAR)), '')"
+    is_csv = path.suffix.lower() in CSV_SUFFIXES
+
+    def read(name: str) -> str:
+        return unguard_sql(text.format(name)) if is_csv else text.format(name)
+
+    columns = [f"{read(_quote(name))} AS {_quote(low)}" for name, low in zip(names, lowered, strict=True)]
     columns += [f"CAST(NULL AS VARCHAR) AS {_quote(name)}" for name in optional if name not in lowered]
     columns += [f"_file_row AS {ROW}", f"{problem or 'CAST(NULL AS VARCHAR)'} AS {READ_PROBLEM_COLUMN}"]
     select = f"SELECT {', '.join(columns)} FROM {scan}"
@@ -317,6 +322,9 @@ def _read_with_spark(con: ibis.BaseBackend, path: Path | str) -> ir.Table:
             text = F.date_format(value, "yyyy-MM-dd")
         else:
             text = F.trim(value.cast("string"))
+            if kind == "csv":  # the formula guard of a CSV (csvsafe.py) comes off
+                guarded = text.rlike(GUARDED_PATTERN)
+                text = F.when(guarded, F.substring(text, 2, 1 << 30)).otherwise(text)
         columns.append(F.when(text != "", text).alias(low))  # a blank value is a missing one
     columns += [F.lit(None).cast("string").alias(name) for name in OPTIONAL_COLUMNS if name not in lowered]
     ragged = F.col(corrupt).isNotNull() if fields is not None else F.lit(False)

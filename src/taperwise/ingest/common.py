@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from taperwise import __version__
 from taperwise.canonical import EVENT_COLUMNS, PATIENT_COLUMNS, PRESCRIPTION_COLUMNS
+from taperwise.csvsafe import guard_table
 from taperwise.errors import UnusableInputError
 from taperwise.ingest.plausibility import limits_metadata, row_problems
 from taperwise.plausible import DateRange
@@ -94,7 +95,10 @@ class _TableWriter:
 
     def flush(self) -> None:
         if self._buffer:
-            self._writer.write_table(text_table(self._buffer, self.columns))
+            table = text_table(self._buffer, self.columns)
+            if isinstance(self._writer, pacsv.CSVWriter):
+                table = guard_table(table)  # a formula-looking cell shown as text (csvsafe.py)
+            self._writer.write_table(table)
             self.rows_written += len(self._buffer)
             self._buffer = []
 

@@ -29,6 +29,7 @@ from taperwise.canonical import (
     PRESCRIPTION_COLUMNS,
     PRESCRIPTION_REQUIRED,
 )
+from taperwise.csvsafe import unguard_sql
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, csv_relation
 from taperwise.ingest.common import IngestSink, sibling
@@ -104,10 +105,15 @@ def _select_list(
         raise UnusableInputError(
             f"{path}: required column(s) missing: {', '.join(missing)} (found: {', '.join(actual) or 'none'})"
         )
-    return ", ".join(
-        f"CAST({_quote(col)} AS VARCHAR) AS {name}" if col else f"CAST(NULL AS VARCHAR) AS {name}"
-        for name, col in chosen.items()
-    )
+    # A CSV's formula guard (csvsafe.py, ADR 0015) is taken off, so a CSV taperwise wrote reads as it was.
+    is_csv = path.suffix.lower() not in (".parquet", ".pq")
+
+    def read(col: str) -> str:
+        text = f"CAST({_quote(col)} AS VARCHAR)"
+        return unguard_sql(text) if is_csv else text
+
+    nothing = "CAST(NULL AS VARCHAR)"
+    return ", ".join(f"{read(col) if col else nothing} AS {name}" for name, col in chosen.items())
 
 
 _DATE_COLUMNS = frozenset({"start_date", "birth_date", "death_date", "date"})
