@@ -27,6 +27,7 @@ app = typer.Typer(
 OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan (JSON)")]
 
 
+MAX_INTEGER_DIGITS = 30  # far beyond any dose or day count; longer ones are read as floats (_whole_number)
 MAX_FILE_BYTES = 5_000_000  # a request, follow-up or plan is kilobytes; a plan with a long history, more
 
 
@@ -41,7 +42,7 @@ def _read_json(path: Path) -> dict[str, Any]:
             raise UnusableInputError(
                 f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB, not a taper file"
             )
-        loaded = json.loads(data.decode("utf-8-sig"))
+        loaded = json.loads(data.decode("utf-8-sig"), parse_int=_whole_number)
     except OSError as exc:
         raise UnusableInputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
@@ -54,11 +55,17 @@ def _read_json(path: Path) -> dict[str, Any]:
         ) from exc
     except RecursionError as exc:
         raise UnusableInputError(f"{path}: nested too deeply to be a taper file") from exc
-    except ValueError as exc:  # e.g. an integer of more digits than Python will read
+    except ValueError as exc:  # a number no reader takes (guarded against by _whole_number)
         raise UnusableInputError(f"{path}: not a taper file (a number JSON readers refuse)") from exc
     if not isinstance(loaded, dict):
         raise UnusableInputError(f"{path}: must hold one JSON object")
     return loaded
+
+
+def _whole_number(text: str) -> int | float:
+    """A JSON integer as read: an absurdly long one becomes a float (infinite beyond about 308 digits),
+    so the request's validation refuses it naming its field instead of the parser refusing the file."""
+    return int(text) if len(text) <= MAX_INTEGER_DIGITS else float(text)
 
 
 def _write(plan: TaperPlan, output: Path) -> None:
