@@ -83,6 +83,21 @@ def load_codes(path: Path | None) -> CodeTable | None:
     return table
 
 
+def run_provenance(source: Path, engine: str) -> dict[str, Any]:
+    """When, by which version and engine, from which input (path and SHA-256): the head of every
+    output's metadata. A folder or a URI read by Spark has no single file to fingerprint: its location is
+    recorded."""
+    return {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "taperwise_version": __version__,
+        "engine": engine,
+        "input": {
+            "path": spark_location(source),
+            "sha256": file_sha256(source) if source.is_file() else None,
+        },
+    }
+
+
 def output_metadata(
     command: str,
     source: Path,
@@ -97,13 +112,7 @@ def output_metadata(
     fs = load_factor_set(factors)
     return {
         "command": command,
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "taperwise_version": __version__,
-        "engine": engine,
-        "input": {
-            "path": spark_location(source),
-            "sha256": file_sha256(source) if source.is_file() else None,
-        },
+        **run_provenance(source, engine),
         "codes": None if codes is None else {"path": str(codes), "sha256": file_sha256(codes)},
         "factor_set": {"id": fs.set_id, "version": fs.version},
         **extra,

@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import typer
 
-from taperwise import __version__
 from taperwise.canonical import EVENT_COLUMNS, EVENT_KINDS
 from taperwise.commands.exposure import (
     CodesOpt,
@@ -24,6 +23,7 @@ from taperwise.commands.exposure import (
     InputArg,
     OutputOpt,
     load_codes,
+    run_provenance,
 )
 from taperwise.commands.store import publish as publish_snapshot
 from taperwise.console import err_console, fail, stages
@@ -36,7 +36,6 @@ from taperwise.exposure.prescriptions import (
     read_errors,
     read_prescriptions,
     read_table_file,
-    spark_location,
 )
 from taperwise.exposure.refills import (
     DEFAULT_EARLY_REFILLS,
@@ -124,14 +123,7 @@ def registry_metadata(
     dates = dates or DateRange.from_environment()
     windows = Windows.ending(as_of, settings)
     return {
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "taperwise_version": __version__,
-        "engine": engine,
-        # A folder or a URI read by Spark has no single file to fingerprint: its location is recorded.
-        "input": {
-            "path": spark_location(source),
-            "sha256": file_sha256(source) if source.is_file() else None,
-        },
+        **run_provenance(source, engine),
         "ingest": ingest_provenance(source),
         "codes": None if codes is None else {"path": str(codes), "sha256": file_sha256(codes)},
         "events": None
