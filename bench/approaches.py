@@ -6,6 +6,13 @@ Segments:
 - ``sql_segments``: a hand-written DuckDB SQL sweep over the per-row MME that ``prepare`` wrote.
 - ``pandas_segments``: the naive approach — one row per prescription per day, summed per patient and day.
 
+Per-row MME (the columns `taperwise mme` writes):
+- ``taperwise_mme``: what ``taperwise mme`` does: read, parse each distinct product, per-row MME with status
+  and reason, written to Parquet in input order.
+- ``sql_mme``: hand-written DuckDB SQL for the same columns: the distinct products parsed by the same
+  parser, the factor table joined, the daily MME and a status, written in input order — without the
+  checks that make each row's reason (values out of range, dates, repeats, exclusions by record).
+
 Registry (the 90-day dose measures every registry needs: mme3, mme4, days covered):
 - ``taperwise_registry``: what ``taperwise registry`` does from the raw file: the full registry (all flags,
   priority) and its patients' segments, both written to Parquet.
@@ -29,10 +36,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from taperwise.exposure.engine import connect, write_result
-from taperwise.exposure.mme import prescription_mme
-from taperwise.exposure.prescriptions import read_prescriptions
+from taperwise.exposure.factors import factor_rows
+from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
+from taperwise.exposure.prescriptions import ROW, read_prescriptions
+from taperwise.exposure.products import product_rows
 from taperwise.exposure.registry import run_registry
 from taperwise.exposure.segments import constant_segments
+from taperwise.knowledge.factors import load_factor_set
 from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
 
 AS_OF = dt.date(2025, 12, 31)
@@ -122,6 +132,59 @@ def sql_registry(source: Path, counted: Path) -> int:
     con.execute(f"CREATE VIEW rows AS SELECT * FROM read_parquet('{counted}')")
     query = REGISTRY_SQL.format(sweep=SWEEP_SQL, first=RECENT[0], last=RECENT[1])
     return int(con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0])  # type: ignore[index]
+
+
+MME_SQL = """
+COPY (
+  WITH rx AS (
+    SELECT *, TRY_CAST(quantity AS DOUBLE) AS qty, TRY_CAST(days_supply AS DOUBLE) AS days,
+           TRY_CAST(start_date AS DATE) AS start
+    FROM read_parquet('{source}', file_row_number = true)
+  ), dosed AS (
+    SELECT rx.*, p.*, qty / days AS rate, qty / days * p.p_strength AS amount,
+           CASE WHEN p.p_strength_unit = 'mcg/hr' THEN 'mcg/hr' ELSE split_part(p.p_strength_unit, '/', 1)
+           END AS amount_unit
+    FROM rx LEFT JOIN products p ON rx.drug = p.drug
+  )
+  SELECT rx_id, patient_id, p_ingredient AS ingredient, p_strength AS strength,
+         p_strength_unit AS strength_unit, rate AS units_per_day, CAST(days AS BIGINT) AS covered_days,
+         f_factor AS mme_factor, f_source AS factor_source,
+         CAST(round(amount * f_multiplier * f_factor, 4) AS DECIMAL(18, 4)) AS daily_mme,
+         CASE WHEN NOT coalesce(p_recognized, false) THEN 'unrecognized'
+              WHEN p_class NOT IN ('opioid', 'buprenorphine') THEN 'not_opioid'
+              WHEN p_class = 'buprenorphine' THEN 'excluded'
+              WHEN f_factor IS NULL OR rate IS NULL THEN 'insufficient_data' ELSE 'ok' END AS status,
+         CASE WHEN NOT coalesce(p_recognized, false) THEN p_reason END AS reason,
+         p_class AS drug_class, coalesce(lower(route), p_route) AS route, p_release AS release,
+         start AS start_date, CAST(start + CAST(days AS INTEGER) - 1 AS DATE) AS end_date,
+         p_notes AS flags, start IS NOT NULL AND days IS NOT NULL AS supply
+  FROM dosed LEFT JOIN factors f
+    ON p_ingredient = f.f_ingredient AND p_route_key = f.f_route AND amount_unit = f.f_amount_unit
+   AND round(amount, 6) > coalesce(f.f_dose_above, -1.0)
+   AND round(amount, 6) <= coalesce(f.f_dose_up_to, 1e300)
+  ORDER BY file_row_number
+) TO '{output}' (FORMAT parquet)
+"""
+
+
+def taperwise_mme(source: Path, counted: Path) -> int:
+    with tempfile.TemporaryDirectory() as out, connect() as con:
+        rows = prescription_mme(read_prescriptions(source, con))
+        return write_result(
+            con, rows.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS), Path(out) / "m.parquet"
+        )
+
+
+def sql_mme(source: Path, counted: Path) -> int:
+    fs = load_factor_set()
+    con = duckdb.connect()
+    drugs = con.execute(f"SELECT DISTINCT drug FROM read_parquet('{source}')").fetchall()
+    con.register("products", product_rows([(d, "", "") for (d,) in drugs], fs))
+    con.register("factors", factor_rows(fs))
+    with tempfile.TemporaryDirectory() as out:
+        target = Path(out) / "m.parquet"
+        con.execute(MME_SQL.format(source=source, output=target))
+        return int(con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0])  # type: ignore[index]
 
 
 def _daily(counted: Path) -> pd.DataFrame:

@@ -1,8 +1,5 @@
 """taperwise: from EHR prescribing data to an individualised, agreed opioid taper plan."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("taperwise")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+# The one place the version is written: the package build reads it from here (pyproject.toml,
+# [tool.hatch.version]), and `taperwise --version` prints it without asking the installed metadata.
+__version__ = "0.1.0"

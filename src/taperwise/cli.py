@@ -13,6 +13,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: Rich's help panels cost more to import than the rest of `--help`.
+    rich_markup_mode=None,
 )
 app.command()(exposure.mme)
 app.command()(exposure.segments)

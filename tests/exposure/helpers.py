@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from taperwise.exposure.mme import prescription_mme
+from taperwise.exposure.options import EarlyRefills
 from taperwise.exposure.prescriptions import ROW, prescriptions_from_records
-from taperwise.exposure.refills import EarlyRefills, apply_early_refills
+from taperwise.exposure.refills import apply_early_refills
 from taperwise.exposure.registry import registry
 from taperwise.exposure.segments import constant_segments
 from taperwise.exposure.windows import window_metrics

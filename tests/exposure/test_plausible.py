@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from taperwise.exposure.engine import ENGINES, connect
+from taperwise.exposure.engine import connect
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
+from taperwise.exposure.options import ENGINES
 from taperwise.exposure.prescriptions import ROW, read_prescriptions
 from taperwise.exposure.refills import carry_forward
 from taperwise.exposure.registry import registry

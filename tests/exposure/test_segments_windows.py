@@ -123,7 +123,7 @@ def test_carry_forward_keeps_the_prescriptions_own_dates_in_the_per_row_output()
 
 def test_an_unknown_early_refill_rule_is_refused_naming_the_rules():
     from taperwise.errors import UnusableInputError
-    from taperwise.exposure.refills import check_early_refills
+    from taperwise.exposure.options import check_early_refills
 
     with pytest.raises(UnusableInputError, match="add, carry-forward"):
         check_early_refills("shift")

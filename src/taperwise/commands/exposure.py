@@ -6,32 +6,27 @@ import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import ibis
-import ibis.expr.types as ir
-import pyarrow as pa
 import typer
 
 from taperwise import __version__
 from taperwise.console import err_console, fail, stages
 from taperwise.digest import file_sha256
 from taperwise.errors import TaperwiseError, UnusableInputError
-from taperwise.exposure.engine import ENGINES, connect, write_result
-from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
-from taperwise.exposure.prescriptions import ROW, read_errors, read_prescriptions, spark_location
-from taperwise.exposure.refills import (
-    DEFAULT_EARLY_REFILLS,
-    EARLY_REFILL_RULES,
-    apply_early_refills,
-    check_early_refills,
-)
-from taperwise.exposure.segments import SEGMENT_COLUMNS, constant_segments
-from taperwise.exposure.windows import WINDOW_COLUMNS, window_metrics
-from taperwise.ingest.common import sibling
-from taperwise.knowledge.codes import CodeTable, load_cdc_ndc_file, load_omop_drug_strength
+from taperwise.exposure.options import DEFAULT_EARLY_REFILLS, EARLY_REFILL_RULES, ENGINES, check_early_refills
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, available_factor_sets, load_factor_set
+from taperwise.paths import sibling
 from taperwise.plausible import METADATA_KEY, DateRange
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+
+    from taperwise.knowledge.codes import CodeTable
+
+# The engine (Ibis, DuckDB, Arrow; Spark when asked) is imported inside the commands that run it, so that
+# `taperwise --help`, `--version` and the commands that never touch it start in a fraction of a second.
 
 InputArg = Annotated[
     Path, typer.Argument(help="Canonical prescriptions, .csv or .parquet", show_default=False)
@@ -70,6 +65,8 @@ def load_codes(path: Path | None) -> CodeTable | None:
     """The code table named by --codes, or None; unreadable rows are listed, not dropped."""
     if path is None:
         return None
+    from taperwise.knowledge.codes import load_cdc_ndc_file, load_omop_drug_strength
+
     if path.is_dir():
         table = load_omop_drug_strength(path / "drug_strength.csv", path / "concept.csv")
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -87,6 +84,8 @@ def run_provenance(source: Path, engine: str) -> dict[str, Any]:
     """When, by which version and engine, from which input (path and SHA-256): the head of every
     output's metadata. A folder or a URI read by Spark has no single file to fingerprint: its location is
     recorded."""
+    from taperwise.exposure.prescriptions import spark_location
+
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "taperwise_version": __version__,
@@ -162,6 +161,12 @@ def mme(
 
     Example: taperwise mme prescriptions.csv -o mme.csv --factors cdc-2022
     """
+    import pyarrow as pa
+
+    from taperwise.exposure.engine import connect, write_result
+    from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
+    from taperwise.exposure.prescriptions import ROW, read_errors, read_prescriptions
+
     try:
         _check_factor_set(factors)
         dates = DateRange.from_environment()  # once per run: every stage and the metadata use it
@@ -201,6 +206,12 @@ def segments(
 
     Example: taperwise segments prescriptions.csv -o segments.parquet --early-refills carry-forward
     """
+    from taperwise.exposure.engine import connect, write_result
+    from taperwise.exposure.mme import prescription_mme
+    from taperwise.exposure.prescriptions import read_errors, read_prescriptions
+    from taperwise.exposure.refills import apply_early_refills
+    from taperwise.exposure.segments import SEGMENT_COLUMNS, constant_segments
+
     try:
         _check_factor_set(factors)
         rule = check_early_refills(early_refills)
@@ -249,6 +260,13 @@ def window(
     if end < start:
         fail(f"--end {end:%Y-%m-%d} is before --start {start:%Y-%m-%d}")
         raise typer.Exit(2)
+    from taperwise.exposure.engine import connect, write_result
+    from taperwise.exposure.mme import prescription_mme
+    from taperwise.exposure.prescriptions import read_errors, read_prescriptions
+    from taperwise.exposure.refills import apply_early_refills
+    from taperwise.exposure.segments import constant_segments
+    from taperwise.exposure.windows import WINDOW_COLUMNS, window_metrics
+
     try:
         _check_factor_set(factors)
         rule = check_early_refills(early_refills)

@@ -13,22 +13,19 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow.parquet as pq
 import typer
-from rich.table import Table
 
 from taperwise.console import err_console, fail, stages
 from taperwise.errors import TaperwiseError
-from taperwise.exposure.prescriptions import read_table_file
-from taperwise.ingest.common import IngestSink
-from taperwise.ingest.fhir import read_fhir
 from taperwise.ingest.fhir.supply import ASSUME_OPTION, MAX_SUPPLY_DAYS, check_assumed_days
-from taperwise.ingest.omop import read_omop
-from taperwise.ingest.tabular import read_tabular
 from taperwise.knowledge.model import DrugClass, ParseFailure
-from taperwise.knowledge.parser import parse_product
+
+if TYPE_CHECKING:
+    from taperwise.ingest.common import IngestSink
+
+# The readers (Arrow, DuckDB, FHIR parsing) are imported inside the verbs that run them.
 
 app = typer.Typer(no_args_is_help=True)
 OutputOpt = Annotated[
@@ -41,6 +38,11 @@ OutputOpt = Annotated[
 
 def drug_classes(prescriptions: Path) -> Counter[str]:
     """Prescriptions written, by what the parser reads their product as (one parse per distinct text)."""
+    import pyarrow.parquet as pq
+
+    from taperwise.exposure.prescriptions import read_table_file
+    from taperwise.knowledge.parser import parse_product
+
     if prescriptions.suffix.lower() == ".parquet":
         drugs = pq.read_table(prescriptions, columns=["drug"]).column("drug").to_pylist()
     else:
@@ -56,6 +58,8 @@ def drug_classes(prescriptions: Path) -> Counter[str]:
 
 def print_summary(sink: IngestSink) -> None:
     classes = drug_classes(sink.paths["prescriptions"])
+    from rich.table import Table
+
     table = Table(title="ingest summary", show_header=False, title_justify="left")
     for record_type, count in sorted(sink.records_read.items()):
         table.add_row(f"read: {record_type}", f"{count:,}")
@@ -82,6 +86,8 @@ def _run(
     read: Callable[[IngestSink, Callable[[int], None]], None],
     provenance: dict[str, object],
 ) -> None:
+    from taperwise.ingest.common import IngestSink
+
     try:
         with stages() as progress, IngestSink(output) as sink:
             sink.provenance = provenance
@@ -137,6 +143,8 @@ def fhir(
         "options": {"assume_order_days": days},
         "assumptions": assumptions,
     }
+    from taperwise.ingest.fhir import read_fhir
+
     _run(output, lambda sink, tick: read_fhir(source, sink, tick, assume_order_days=days), provenance)
 
 
@@ -156,6 +164,8 @@ def omop(
     """
     # A database URL's password never goes into a file.
     shown = re.sub(r"(://[^/:@]*):[^/@]*@", r"\1:***@", source)
+    from taperwise.ingest.omop import read_omop
+
     provenance: dict[str, object] = {"reader": "omop", "source": shown, "options": {"schema": schema}}
     _run(output, lambda sink, tick: read_omop(source, sink, tick, schema), provenance)
 
@@ -180,5 +190,7 @@ def csv_command(
             fail(f"--map {item!r}: write it as CANONICAL=SOURCE, e.g. start_date=fill_date")
             raise typer.Exit(2)
         mapping[canonical.strip()] = column.strip()
+    from taperwise.ingest.tabular import read_tabular
+
     provenance: dict[str, object] = {"reader": "csv", "source": str(source), "options": {"map": mapping}}
     _run(output, lambda sink, tick: read_tabular(source, sink, mapping, tick), provenance)

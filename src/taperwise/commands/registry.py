@@ -8,10 +8,8 @@ import tempfile
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import typer
 
 from taperwise.canonical import EVENT_COLUMNS, EVENT_KINDS
@@ -29,22 +27,12 @@ from taperwise.commands.store import publish as publish_snapshot
 from taperwise.console import err_console, fail, stages
 from taperwise.digest import file_sha256
 from taperwise.errors import TaperwiseError, UnusableInputError
-from taperwise.exposure.engine import connect, register_arrow, write_result
-from taperwise.exposure.mme import prescription_mme
-from taperwise.exposure.prescriptions import (
-    READ_PROBLEM_COLUMN,
-    read_errors,
-    read_prescriptions,
-    read_table_file,
-)
-from taperwise.exposure.refills import (
+from taperwise.exposure.options import (
     DEFAULT_EARLY_REFILLS,
     EARLY_REFILL_RULES,
     EarlyRefills,
     check_early_refills,
 )
-from taperwise.exposure.registry import Windows, run_registry
-from taperwise.ingest.common import sibling
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, load_factor_set
 from taperwise.knowledge.registry import (
     PriorityRule,
@@ -52,8 +40,14 @@ from taperwise.knowledge.registry import (
     load_priority_rules,
     load_registry_settings,
 )
+from taperwise.paths import sibling
 from taperwise.plausible import METADATA_KEY, DateRange
 from taperwise.registry_schema import HARM_COLUMNS, REGISTRY_COLUMNS, definitions
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# The engine is imported inside the functions that run it (see taperwise.commands.exposure).
 
 
 def unusable_events(events: pa.Table) -> Counter[str]:
@@ -61,6 +55,11 @@ def unusable_events(events: pa.Table) -> Counter[str]:
 
     They are counted, printed and named in the metadata instead of quietly falling out of the window.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN
+
     problems: Counter[str] = Counter()
     if READ_PROBLEM_COLUMN in events.column_names:
         readable = pc.is_null(events.column(READ_PROBLEM_COLUMN))
@@ -119,6 +118,8 @@ def registry_metadata(
 ) -> dict[str, Any]:
     """Everything a reader needs to interpret the registry: definitions, thresholds, versions, inputs,
     and the plausible date range the rows were computed with (`dates`, by default today's)."""
+    from taperwise.exposure.registry import Windows
+
     fs = load_factor_set(factors)
     dates = dates or DateRange.from_environment()
     windows = Windows.ending(as_of, settings)
@@ -205,6 +206,18 @@ def registry_command(
     if publish and (db is None or org is None):
         fail("--publish needs --db URL and --org CODE")
         raise typer.Exit(2)
+    import pyarrow.compute as pc
+
+    from taperwise.exposure.engine import connect, register_arrow, write_result
+    from taperwise.exposure.mme import prescription_mme
+    from taperwise.exposure.prescriptions import (
+        READ_PROBLEM_COLUMN,
+        read_errors,
+        read_prescriptions,
+        read_table_file,
+    )
+    from taperwise.exposure.registry import run_registry
+
     # With --publish, the per-row MME the registry computed is kept here for the store (never recomputed).
     with tempfile.TemporaryDirectory(prefix="taperwise-registry-") as scratch:
         try:

@@ -6,34 +6,24 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from taperwise.commands.exposure import load_codes
 from taperwise.console import err_console, fail, out_console
 from taperwise.digest import file_sha256
 from taperwise.errors import RequestValidationError, TaperwiseError, UnusableInputError
-from taperwise.exposure.engine import connect, write_result
-from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
-from taperwise.exposure.prescriptions import ROW, read_prescriptions
-from taperwise.ingest.common import sibling
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET
+from taperwise.paths import sibling
 from taperwise.plausible import DateRange
-from taperwise.store import open_store
-from taperwise.store.audit import verify_chain
-from taperwise.store.models import ROLES
-from taperwise.store.publish import publish_registry
-from taperwise.store.sessions import end_user_sessions
-from taperwise.store.users import (
-    create_user,
-    deactivate_user,
-    get_user_by_name,
-    is_locked,
-    list_users,
-    unlock_user,
-)
+from taperwise.roles import ROLES
+
+if TYPE_CHECKING:
+    from taperwise.store import Store
+
+# The store (SQLAlchemy, Alembic) and the engine are imported inside the commands that use them, so that
+# the other commands start without them.
 
 PASSWORD_ENV = "TAPERWISE_PASSWORD"
 DEFAULT_DB = "sqlite:///taperwise.db"
@@ -48,6 +38,12 @@ DbOpt = Annotated[
 users_app = typer.Typer(
     no_args_is_help=True, help="Accounts of the clinical app: add, list, unlock, deactivate, sign-out."
 )
+
+
+def _open(db: str) -> Store:
+    from taperwise.store import open_store
+
+    return open_store(db)
 
 
 def _password() -> str:
@@ -75,9 +71,11 @@ def add_user(
 
     Example: taperwise users add dr.jones --role clinician --specialty gp --org PRACTICE-1
     """
+    from taperwise.store.users import create_user
+
     try:
         password = _password()
-        store = open_store(db)
+        store = _open(db)
         with store.session() as s:
             user = create_user(s, name, password, role, specialty, org or (), display_name=display_name)
             summary = f"added {user.username} ({user.role}) to {', '.join(org or ()) or 'no organisation'}"
@@ -91,9 +89,13 @@ def add_user(
 @users_app.command("list")
 def list_command(db: DbOpt = DEFAULT_DB) -> None:
     """Every user with role, organisations, and whether the account is locked."""
+    from taperwise.store.users import is_locked, list_users
+
     try:
-        store = open_store(db)
+        store = _open(db)
         with store.session() as s:
+            from rich.table import Table
+
             table = Table("username", "name", "role", "specialty", "organisations", "status")
             for user, codes in list_users(s):
                 status = "inactive" if not user.active else "locked" if is_locked(user) else "active"
@@ -115,8 +117,10 @@ def list_command(db: DbOpt = DEFAULT_DB) -> None:
 @users_app.command("unlock")
 def unlock_command(name: Annotated[str, typer.Argument(help="Username")], db: DbOpt = DEFAULT_DB) -> None:
     """Lift a lock-out after repeated failed sign-ins (recorded in the audit log)."""
+    from taperwise.store.users import unlock_user
+
     try:
-        store = open_store(db)
+        store = _open(db)
         with store.session() as s:
             unlock_user(s, name)
         store.close()
@@ -143,6 +147,10 @@ def _existing(metadata: dict[str, Any], key: str) -> Path | None:
 def _write_mme_rows(prescriptions: Path, metadata: dict[str, Any], output: Path) -> None:
     """Per-prescription MME rows as the registry computed them: the same factor set and code table, from
     the same prescriptions (their fingerprints checked); refused when that cannot be guaranteed."""
+    from taperwise.exposure.engine import connect, write_result
+    from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
+    from taperwise.exposure.prescriptions import ROW, read_prescriptions
+
     _, sha = _recorded_file(metadata, "input")
     if sha is not None and prescriptions.is_file() and file_sha256(prescriptions) != sha:
         raise UnusableInputError(
@@ -179,6 +187,8 @@ def publish(
     records, and refused when the prescriptions or the code table are not the ones it fingerprinted.
     Raises a TaperwiseError naming the problem; prints a summary and any refused rows.
     """
+    from taperwise.store.publish import publish_registry
+
     metadata_path = sibling(registry, "metadata", ".json")
     try:
         metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
@@ -188,7 +198,7 @@ def publish(
         metadata = {}
     prescriptions = prescriptions or _existing(metadata, "input")
     events = events or _existing(metadata, "events")
-    store = open_store(db)
+    store = _open(db)
     try:
         with tempfile.TemporaryDirectory(prefix="taperwise-publish-") as scratch:
             if mme_rows is None and prescriptions is not None:
@@ -228,8 +238,10 @@ def audit_verify(db: DbOpt = DEFAULT_DB) -> None:
     Prints the last seq and hash: keep them elsewhere (a ticket, a printout) to detect later removal of
     rows from the end, which a chain alone cannot show.
     """
+    from taperwise.store.audit import verify_chain
+
     try:
-        store = open_store(db)
+        store = _open(db)
         with store.session() as s:
             report = verify_chain(s)
         store.close()
@@ -251,12 +263,16 @@ def audit_verify(db: DbOpt = DEFAULT_DB) -> None:
 @users_app.command("deactivate")
 def deactivate_command(name: Annotated[str, typer.Argument(help="Username")], db: DbOpt = DEFAULT_DB) -> None:
     """Deactivate an account (kept, never deleted) and end its sessions at once (audited)."""
+    from taperwise.store.users import deactivate_user
+
     _user_change(db, name, lambda s: deactivate_user(s, name), f"deactivated {name}; its sessions ended")
 
 
 @users_app.command("sign-out")
 def sign_out_command(name: Annotated[str, typer.Argument(help="Username")], db: DbOpt = DEFAULT_DB) -> None:
     """End every session of a user now ("sign out everywhere"; audited). The account stays active."""
+    from taperwise.store.sessions import end_user_sessions
+    from taperwise.store.users import get_user_by_name
 
     def end(s: Any) -> None:
         user = get_user_by_name(s, name)
@@ -269,7 +285,7 @@ def sign_out_command(name: Annotated[str, typer.Argument(help="Username")], db: 
 
 def _user_change(db: str, name: str, change: Any, done: str) -> None:
     try:
-        store = open_store(db)
+        store = _open(db)
         with store.session() as s:
             change(s)
         store.close()

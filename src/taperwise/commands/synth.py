@@ -6,14 +6,15 @@ import datetime as dt
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from taperwise.console import err_console, fail, stages
 from taperwise.errors import TaperwiseError
-from taperwise.synth.generator import Batch, SynthOptions
-from taperwise.synth.run import synthesize
+
+if TYPE_CHECKING:
+    from taperwise.synth.generator import Batch
 
 
 class SynthFormat(StrEnum):
@@ -60,6 +61,9 @@ def synth(
 
     Example: taperwise synth -n 100000 -o out/rx.parquet --clean
     """
+    from taperwise.synth.generator import SynthOptions  # NumPy and Arrow: only when generating
+    from taperwise.synth.run import synthesize
+
     options = SynthOptions(
         patients=patients,
         seed=seed,

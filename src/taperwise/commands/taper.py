@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from taperwise.console import err_console, fail
 from taperwise.errors import RequestValidationError, TaperwiseError, UnusableInputError
 from taperwise.knowledge.factors import available_factor_sets
-from taperwise.taper import TaperPlan, adapt_plan, plan_taper
+
+if TYPE_CHECKING:
+    from taperwise.taper import TaperPlan
 
 app = typer.Typer(
     help="Taper plans: build an individualised, guideline-bounded schedule and adapt it after a follow-up.",
@@ -118,6 +120,8 @@ def plan(
     its "scheduled_equivalent".
     Schema: docs/schemas/taper-request.schema.json; the plan: docs/schemas/taper-plan.schema.json.
     """
+    from taperwise.taper import plan_taper  # the engine loads with the command that runs it
+
     try:
         raw = _read_json(request)
         if factors is not None:
@@ -152,6 +156,8 @@ def adapt(
     Schema: docs/schemas/taper-follow-up.schema.json. The decision, its rule and reason are kept in the
     plan's history.
     """
+    from taperwise.taper import adapt_plan
+
     try:
         current = _read_json(plan)
         visit = _read_json(follow_up)

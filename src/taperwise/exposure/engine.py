@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -23,10 +22,8 @@ from ibis.common.exceptions import IbisError
 
 from taperwise.csvsafe import guard_arrow
 from taperwise.errors import UnusableInputError
+from taperwise.exposure.options import ENGINES
 from taperwise.settings import EngineSettings
-
-Engine = Literal["duckdb", "spark"]
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
 
 
 def _spark_backend() -> ibis.BaseBackend:

@@ -7,9 +7,10 @@ dose during the overlap. Pharmacoepidemiology's usual alternative is to *carry t
 that starts before the previous fill of the same product ends is taken to start the day after it, so the
 tablets are counted as taken in turn rather than together.
 
-`EARLY_REFILL_RULES` names the two rules; every output that depends on the choice (segments, windows, the
-registry and its metadata) says which one it used. Neither rule changes a prescription's own row in
-`taperwise mme`: the shift applies to what the sweep counts, never to what was prescribed.
+`EARLY_REFILL_RULES` (in `taperwise.exposure.options`) names the two rules; every output that depends on
+the choice (segments, windows, the registry and its metadata) says which one it used. Neither rule
+changes a prescription's own row in `taperwise mme`: the shift applies to what the sweep counts, never to
+what was prescribed.
 
 The same product is the same patient, drug class, ingredient, route, release, strength and unit (the
 parsed product, so a refill written with different text still matches). Carrying forward, over the fills
@@ -27,39 +28,20 @@ only happens when many fills of one product are stacked, and no output ever hold
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 
-from taperwise.errors import UnusableInputError
+from taperwise.exposure.options import (
+    EarlyRefills,
+)
 from taperwise.exposure.prescriptions import ROW
 from taperwise.plausible import DateRange
 
-EarlyRefills = Literal["add", "carry-forward"]
-EARLY_REFILL_RULES: dict[str, str] = {
-    "add": "fills of one product that overlap are added on the days they overlap, as the published "
-    "definitions mme1-mme4 add concurrent prescriptions (an early refill shows as a higher dose)",
-    "carry-forward": "a fill that starts before the previous fill of the same product ends is counted "
-    "from the day after that fill ends (early-refill carry-forward); the prescriptions' own rows keep "
-    "their dates",
-}
-DEFAULT_EARLY_REFILLS: EarlyRefills = "add"
 PRODUCT_KEY = ("patient_id", "drug_class", "ingredient", "route", "release", "strength", "strength_unit")
 DRUG_KEY = ("patient_id", "ingredient")
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _EPOCH = ibis.date(1970, 1, 1)
-
-
-def check_early_refills(rule: str) -> EarlyRefills:
-    """The rule named `rule`, or an error naming the rules there are."""
-    if rule == "add":
-        return "add"
-    if rule == "carry-forward":
-        return "carry-forward"
-    raise UnusableInputError(
-        f"early-refill rule {rule!r} is not known; choose one of {', '.join(EARLY_REFILL_RULES)}"
-    )
 
 
 def _day_number(date: ir.DateValue) -> ir.IntegerValue:

@@ -35,8 +35,9 @@ import ibis
 import ibis.expr.types as ir
 
 from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, MME_TYPE
+from taperwise.exposure.options import DEFAULT_EARLY_REFILLS, EarlyRefills
 from taperwise.exposure.prescriptions import ROW
-from taperwise.exposure.refills import DEFAULT_EARLY_REFILLS, EarlyRefills, apply_early_refills
+from taperwise.exposure.refills import apply_early_refills
 from taperwise.exposure.segments import SEGMENT_COLUMNS, coverage_intervals, segments_by_patient
 from taperwise.exposure.windows import clipped_days, window_metrics
 from taperwise.knowledge.registry import PriorityRule, RegistrySettings

@@ -32,6 +32,7 @@ from taperwise.canonical import EVENT_COLUMNS, PATIENT_COLUMNS, PRESCRIPTION_COL
 from taperwise.csvsafe import guard_table
 from taperwise.errors import UnusableInputError
 from taperwise.ingest.plausibility import limits_metadata, row_problems
+from taperwise.paths import sibling
 from taperwise.plausible import DateRange
 
 PROBLEM_COLUMNS = ("source", "record", "kind", "message")
@@ -62,11 +63,6 @@ def text_table(rows: Sequence[Row], columns: Sequence[str]) -> pa.Table:
         for name in columns
     }
     return pa.table(data, schema=pa.schema([(name, pa.string()) for name in columns]))
-
-
-def sibling(path: Path, part: str, suffix: str | None = None) -> Path:
-    """``out/rx.parquet`` → ``out/rx.patients.parquet``."""
-    return path.with_name(f"{path.stem}.{part}{suffix or path.suffix}")
 
 
 class _TableWriter:

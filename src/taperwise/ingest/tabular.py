@@ -32,8 +32,9 @@ from taperwise.canonical import (
 from taperwise.csvsafe import unguard_sql
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.prescriptions import READ_PROBLEM_COLUMN, csv_relation
-from taperwise.ingest.common import IngestSink, sibling
+from taperwise.ingest.common import IngestSink
 from taperwise.ingest.text import bad_columns, shown, utf8_csv
+from taperwise.paths import sibling
 
 BATCH = 10_000
 _IDENTITY = ("patient_id", "rx_id")

@@ -14,7 +14,8 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taperwise.store.models import ROLES, Membership, Patient, User
+from taperwise.roles import ROLES
+from taperwise.store.models import Membership, Patient, User
 
 IDENTIFIABLE_ROLES = frozenset({"clinician", "pharmacist", "psychologist", "admin"})
 DEIDENTIFIED_ROLES = frozenset({"analyst", "coordinator"})

@@ -34,7 +34,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("clinician", "pharmacist", "psychologist", "coordinator", "analyst", "admin")
 ORGANISATION_KINDS = ("practice", "clinic", "health_system")
 AUDIT_ACTIONS = (
     "view",

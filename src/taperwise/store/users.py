@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from taperwise.errors import RequestValidationError
+from taperwise.roles import ROLES
 from taperwise.store.audit import record_audit
 from taperwise.store.models import (
     ORGANISATION_KINDS,
-    ROLES,
     AuditEvent,
     Membership,
     Organisation,
