@@ -8,13 +8,14 @@ BIN := $(VENV)/bin
 DEMO_OUT ?= out/demo
 SAMPLE := examples/prescriptions.csv
 
-.PHONY: help install system demo demo-batch test lint typecheck unit bench bench-publish bench-startup clean
+.PHONY: help install system demo demo-batch test lint typecheck unit bench bench-publish bench-startup bench-quick bench-quick-record clean
 
 help:
 	@echo "make demo        run the pipeline on the built-in sample and show where the outputs are"
 	@echo "make demo-batch  the same without serving, exits 0"
 	@echo "make test        install what the tests need, then ruff, mypy and the whole test suite"
 	@echo "make bench       the benchmarks (not part of make test); make bench-publish, bench-startup: one part"
+	@echo "make bench-quick a few minutes: fails if a benchmark ratio regressed >20% against bench/quick-baseline.json"
 
 .bootstrap/bin/uv:
 	$(PYTHON) -m venv .bootstrap
@@ -98,6 +99,13 @@ bench: install
 
 bench-startup: install
 	$(BIN)/python -m bench.startup
+
+# The ratios of `make bench` on a small export, against the committed ones (bench/quick.py).
+bench-quick: install
+	$(BIN)/python -m bench.quick
+
+bench-quick-record: install
+	BENCH_QUICK_RECORD=1 $(BIN)/python -m bench.quick
 
 bench-publish: install
 	$(BIN)/python -m bench.publish

@@ -1,17 +1,21 @@
 """Ways to get segments and registry measures, one per process so that peak memory is each one's own.
 
-Segments:
-- ``taperwise_segments``: the product end to end (read, parse products, per-row MME, sweep) from the file.
-- ``taperwise_sweep``: the product's sweep alone, on the per-row MME that ``prepare`` wrote.
-- ``sql_segments``: a hand-written DuckDB SQL sweep over the per-row MME that ``prepare`` wrote.
-- ``pandas_segments``: the naive approach — one row per prescription per day, summed per patient and day.
-
 Per-row MME (the columns `taperwise mme` writes):
-- ``taperwise_mme``: what ``taperwise mme`` does: read, parse each distinct product, per-row MME with status
-  and reason, written to Parquet in input order.
+- ``taperwise_mme``: the ``taperwise mme`` command itself (its function, in this process): read, parse each
+  distinct product, per-row MME with status and reason, written to Parquet in input order, metadata.
 - ``sql_mme``: hand-written DuckDB SQL for the same columns: the distinct products parsed by the same
   parser, the factor table joined, the daily MME and a status, written in input order — without the
   checks that make each row's reason (values out of range, dates, repeats, exclusions by record).
+
+Segments end to end, from the raw file:
+- ``taperwise_segments``: the ``taperwise segments`` command itself, writing Parquet.
+- ``sql_factor_sweep``: hand-written DuckDB SQL that joins the factors (as ``sql_mme``) and sweeps the
+  intervals (as ``sql_segments``), writing Parquet.
+
+The sweep alone, on the per-row MME that ``prepare`` wrote:
+- ``taperwise_sweep``: the product's sweep (`constant_segments`).
+- ``sql_segments``: a hand-written DuckDB SQL sweep.
+- ``pandas_segments``: the naive approach — one row per prescription per day, summed per patient and day.
 
 Registry (the 90-day dose measures every registry needs: mme3, mme4, days covered):
 - ``taperwise_registry``: what ``taperwise registry`` does from the raw file: the full registry (all flags,
@@ -35,15 +39,18 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from taperwise.exposure.engine import connect, write_result
+from bench.shapes import codes_path
+from taperwise.commands.exposure import load_codes
+from taperwise.commands.exposure import mme as mme_command
+from taperwise.commands.exposure import segments as segments_command
+from taperwise.commands.registry import registry_command
+from taperwise.exposure.engine import connect
 from taperwise.exposure.factors import factor_rows
-from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
-from taperwise.exposure.prescriptions import ROW, read_prescriptions
+from taperwise.exposure.mme import prescription_mme
+from taperwise.exposure.prescriptions import read_prescriptions
 from taperwise.exposure.products import product_rows
-from taperwise.exposure.registry import run_registry
 from taperwise.exposure.segments import constant_segments
 from taperwise.knowledge.factors import load_factor_set
-from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
 
 AS_OF = dt.date(2025, 12, 31)
 RECENT = (AS_OF - dt.timedelta(days=89), AS_OF)
@@ -89,23 +96,23 @@ def prepare(source: Path, counted: Path) -> int:
         return int(con.execute(keep.count()))
 
 
-def taperwise_segments(source: Path, counted: Path) -> int:
-    with connect() as con:
-        rows = prescription_mme(read_prescriptions(source, con))
-        return int(con.execute(constant_segments(rows).count()))
+def events_beside(source: Path) -> Path | None:
+    """The harm events `taperwise synth` wrote beside a prescriptions file, when there are."""
+    path = source.with_name(source.stem + ".events.parquet")
+    return path if path.exists() else None
 
 
 def registry_command_work(engine: str, source: Path) -> int:
-    """What `taperwise registry` does: read, per-row MME, registry and segments, both written to files.
+    """The ``taperwise registry`` command itself (its function, in this process), with the harm events
+    beside the file when synth wrote them: registry and segments written to Parquet.
 
     Returns the number of patients with MME in the 90-day window, read back from the written registry.
     """
-    with tempfile.TemporaryDirectory() as out, connect(engine) as con:
-        rows = prescription_mme(read_prescriptions(source, con))
-        with run_registry(rows, AS_OF, load_registry_settings(), load_priority_rules()) as run:
-            write_result(con, run.table, Path(out) / "registry.parquet")
-            write_result(con, run.segments, Path(out) / "registry.segments.parquet")
-        written = pq.read_table(Path(out) / "registry.parquet", columns=["avg_daily_mme_90d"])
+    with tempfile.TemporaryDirectory() as out:
+        target = Path(out) / "registry.parquet"
+        as_of = dt.datetime.combine(AS_OF, dt.time())
+        registry_command(source, as_of, target, engine=engine, events=events_beside(source))
+        written = pq.read_table(target, columns=["avg_daily_mme_90d"])
         return int(pc.sum(pc.greater(written["avg_daily_mme_90d"], 0)).as_py())
 
 
@@ -134,8 +141,7 @@ def sql_registry(source: Path, counted: Path) -> int:
     return int(con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0])  # type: ignore[index]
 
 
-MME_SQL = """
-COPY (
+PER_ROW_SQL = """
   WITH rx AS (
     SELECT *, TRY_CAST(quantity AS DOUBLE) AS qty, TRY_CAST(days_supply AS DOUBLE) AS days,
            TRY_CAST(start_date AS DATE) AS start
@@ -144,7 +150,7 @@ COPY (
     SELECT rx.*, p.*, qty / days AS rate, qty / days * p.p_strength AS amount,
            CASE WHEN p.p_strength_unit = 'mcg/hr' THEN 'mcg/hr' ELSE split_part(p.p_strength_unit, '/', 1)
            END AS amount_unit
-    FROM rx LEFT JOIN products p ON rx.drug = p.drug
+    FROM rx LEFT JOIN products p ON rx.drug = p.drug {ndc_join}
   )
   SELECT rx_id, patient_id, p_ingredient AS ingredient, p_strength AS strength,
          p_strength_unit AS strength_unit, rate AS units_per_day, CAST(days AS BIGINT) AS covered_days,
@@ -162,29 +168,75 @@ COPY (
     ON p_ingredient = f.f_ingredient AND p_route_key = f.f_route AND amount_unit = f.f_amount_unit
    AND round(amount, 6) > coalesce(f.f_dose_above, -1.0)
    AND round(amount, 6) <= coalesce(f.f_dose_up_to, 1e300)
-  ORDER BY file_row_number
+"""
+MME_SQL = "COPY ({per_row} ORDER BY file_row_number) TO '{output}' (FORMAT parquet)"
+FACTOR_SWEEP_SQL = """
+COPY (
+  WITH per_row AS ({per_row}), rows AS (SELECT * FROM per_row WHERE status = 'ok'), {sweep}
 ) TO '{output}' (FORMAT parquet)
 """
 
 
+def _rows_of(path: Path) -> int:
+    return int(pq.read_metadata(path).num_rows)
+
+
+def _codes(source: Path) -> Path | None:
+    """The code table of the ``codes`` shape (bench/shapes.py), when `source` has one."""
+    path = codes_path(source)
+    return path if path.exists() else None
+
+
 def taperwise_mme(source: Path, counted: Path) -> int:
-    with tempfile.TemporaryDirectory() as out, connect() as con:
-        rows = prescription_mme(read_prescriptions(source, con))
-        return write_result(
-            con, rows.order_by(ROW).select(*MME_COLUMNS, *EXTRA_COLUMNS), Path(out) / "m.parquet"
-        )
+    with tempfile.TemporaryDirectory() as out:
+        target = Path(out) / "m.parquet"
+        mme_command(source, target, codes=_codes(source))
+        return _rows_of(target)
+
+
+def taperwise_segments(source: Path, counted: Path) -> int:
+    with tempfile.TemporaryDirectory() as out:
+        target = Path(out) / "s.parquet"
+        segments_command(source, target, codes=_codes(source))
+        return _rows_of(target)
+
+
+def _sql_with_factors(source: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection holding the distinct products of `source` (parsed by taperwise, checked against
+    the code table when the shape has one) and the factors."""
+    fs = load_factor_set()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    codes = _codes(source)
+    ndc = "coalesce(ndc, '')" if codes else "''"
+    keys = con.execute(f"SELECT DISTINCT drug, {ndc} FROM read_parquet('{source}')").fetchall()
+    table = load_codes(codes)
+    con.register("products", product_rows([(d, n, "") for (d, n) in keys], fs, table))
+    con.register("factors", factor_rows(fs))
+    return con
+
+
+def _per_row(source: Path) -> str:
+    ndc_join = "AND coalesce(rx.ndc, '') = p.p_ndc" if _codes(source) else ""
+    return PER_ROW_SQL.format(source=source, ndc_join=ndc_join)
 
 
 def sql_mme(source: Path, counted: Path) -> int:
-    fs = load_factor_set()
-    con = duckdb.connect()
-    drugs = con.execute(f"SELECT DISTINCT drug FROM read_parquet('{source}')").fetchall()
-    con.register("products", product_rows([(d, "", "") for (d,) in drugs], fs))
-    con.register("factors", factor_rows(fs))
+    con = _sql_with_factors(source)
     with tempfile.TemporaryDirectory() as out:
         target = Path(out) / "m.parquet"
-        con.execute(MME_SQL.format(source=source, output=target))
-        return int(con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0])  # type: ignore[index]
+        con.execute(MME_SQL.format(per_row=_per_row(source), output=target))
+        return _rows_of(target)
+
+
+def sql_factor_sweep(source: Path, counted: Path) -> int:
+    con = _sql_with_factors(source)
+    sweep = SWEEP_SQL.strip().removeprefix("WITH ")
+    with tempfile.TemporaryDirectory() as out:
+        target = Path(out) / "s.parquet"
+        per_row = _per_row(source)
+        con.execute(FACTOR_SWEEP_SQL.format(per_row=per_row, sweep=sweep, output=target))
+        return _rows_of(target)
 
 
 def _daily(counted: Path) -> pd.DataFrame:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -129,6 +131,20 @@ def write_metadata(output: Path, metadata: dict[str, Any]) -> Path:
     return path
 
 
+@contextmanager
+def computed_once(rows: ir.Table) -> Iterator[ir.Table]:
+    """The per-row MME columns a sweep reads, materialised on the engine (a temporary table on DuckDB, a
+    persisted frame on Spark) for as long as the block runs: the output and the count of rows not counted
+    read the same rows, computed once."""
+    from taperwise.exposure.segments import SWEEP_INPUT_COLUMNS
+
+    cached = rows.select(*SWEEP_INPUT_COLUMNS).cache()
+    try:
+        yield cached
+    finally:
+        cached.release()
+
+
 def uncounted_rows(con: ibis.BaseBackend, rows: ir.Table) -> Counter[str]:
     """Rows that did not count towards MME, by status: said aloud, so none is left out unnoticed."""
     not_ok = rows.filter(rows.status != "ok")
@@ -162,8 +178,9 @@ def mme(
     Example: taperwise mme prescriptions.csv -o mme.csv --factors cdc-2022
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    from taperwise.exposure.engine import connect, write_result
+    from taperwise.exposure.engine import connect, output_format, parquet_counts, write_result
     from taperwise.exposure.mme import EXTRA_COLUMNS, MME_COLUMNS, prescription_mme
     from taperwise.exposure.prescriptions import ROW, read_errors, read_prescriptions
 
@@ -180,10 +197,13 @@ def mme(
             statuses: Counter[str] = Counter()
 
             def tally(batch: pa.RecordBatch) -> None:
-                statuses.update(batch.column("status").to_pylist())
+                for count in pc.value_counts(batch.column("status")).to_pylist():  # counted in Arrow
+                    statuses[count["values"]] += count["counts"]
                 progress.advance(batch.num_rows)
 
             write_result(con, expr, output, on_batch=tally)
+            if output_format(output) == "parquet" and not statuses:  # written by the engine itself
+                statuses.update(parquet_counts(output, "status"))
         write_metadata(output, output_metadata("mme", input, factors, engine, dates, codes))
     except TaperwiseError as exc:
         fail(str(exc))
@@ -218,15 +238,16 @@ def segments(
         dates = DateRange.from_environment()
         with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
-            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes), dates)
+            computed = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes), dates)
             progress.start("sweeping intervals and writing")
-            count = write_result(
-                con,
-                constant_segments(apply_early_refills(rows, rule, dates)).select(*SEGMENT_COLUMNS),
-                output,
-                lambda b: progress.advance(b.num_rows),
-            )
-            uncounted = uncounted_rows(con, rows)
+            with computed_once(computed) as rows:
+                count = write_result(
+                    con,
+                    constant_segments(apply_early_refills(rows, rule, dates)).select(*SEGMENT_COLUMNS),
+                    output,
+                    lambda b: progress.advance(b.num_rows),
+                )
+                uncounted = uncounted_rows(con, rows)
         refills = {"rule": rule, "definition": EARLY_REFILL_RULES[rule]}
         write_metadata(
             output, output_metadata("segments", input, factors, engine, dates, codes, early_refills=refills)
@@ -273,14 +294,15 @@ def window(
         dates = DateRange.from_environment()
         with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
-            rows = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes), dates)
+            computed = prescription_mme(read_prescriptions(input, con), factors, load_codes(codes), dates)
             progress.start("computing window metrics and writing")
-            counted = apply_early_refills(rows, rule, dates)
-            metrics = window_metrics(counted, constant_segments(counted), start.date(), end.date())
-            count = write_result(
-                con, metrics.select(*WINDOW_COLUMNS), output, lambda b: progress.advance(b.num_rows)
-            )
-            uncounted = uncounted_rows(con, rows)
+            with computed_once(computed) as rows:
+                counted = apply_early_refills(rows, rule, dates)
+                metrics = window_metrics(counted, constant_segments(counted), start.date(), end.date())
+                count = write_result(
+                    con, metrics.select(*WINDOW_COLUMNS), output, lambda b: progress.advance(b.num_rows)
+                )
+                uncounted = uncounted_rows(con, rows)
         refills = {"rule": rule, "definition": EARLY_REFILL_RULES[rule]}
         span = {"start": start.date().isoformat(), "end": end.date().isoformat()}
         write_metadata(

@@ -102,15 +102,52 @@ def output_format(path: Path) -> str:
     raise UnusableInputError(f"{path}: output must end in .csv or .parquet")
 
 
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duckdb_parquet(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> int:
+    """`expr` written to Parquet by DuckDB itself (in parallel, never through Python), each column cast to
+    the type the expression declares — the types the Arrow route writes — in the expression's order."""
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    columns = ", ".join(
+        f"CAST({_sql_name(name)} AS {DuckDBType.to_string(dtype)}) AS {_sql_name(name)}"
+        for name, dtype in expr.schema().items()
+    )
+    target = str(path).replace("'", "''")
+    con._run_pre_execute_hooks(expr)  # registers the in-memory tables the query reads, as Ibis's own runs do
+    raw = con.con  # the DuckDB connection behind the Ibis backend
+    # An ordered result must land in the file in that order: insertion order is kept for the copy.
+    raw.execute("SET preserve_insertion_order = true")
+    try:
+        raw.execute(f"COPY (SELECT {columns} FROM ({con.compile(expr)})) TO '{target}' (FORMAT parquet)")
+    finally:
+        raw.execute("SET preserve_insertion_order = false")
+    return int(pq.read_metadata(path).num_rows)
+
+
+def parquet_counts(path: Path, column: str) -> dict[str, int]:
+    """How many rows of a Parquet file hold each value of one text column (read alone, in Arrow)."""
+    counts = pq.read_table(path, columns=[column]).column(column).value_counts().to_pylist()
+    return {count["values"]: int(count["counts"]) for count in counts}
+
+
 def write_result(
     con: ibis.BaseBackend,
     expr: ir.Table,
     path: Path,
     on_batch: Callable[[pa.RecordBatch], None] | None = None,
 ) -> int:
-    """Stream `expr` to a CSV or Parquet file chosen by extension; returns the number of rows written."""
+    """Stream `expr` to a CSV or Parquet file chosen by extension; returns the number of rows written.
+
+    Parquet on DuckDB is written by DuckDB itself (`_duckdb_parquet`): `on_batch` is then not called,
+    as no batch passes through Python. Otherwise batches stream through Arrow and `on_batch` sees each.
+    """
     kind = output_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "parquet" and con.name == "duckdb":
+        return _duckdb_parquet(con, expr, path)
     reader = con.to_pyarrow_batches(expr, chunk_size=200_000)
     written = 0
     writer: pacsv.CSVWriter | pq.ParquetWriter = (

@@ -24,6 +24,8 @@ query grows exponentially.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
 
@@ -132,6 +134,30 @@ def _join_reasons(parts: Problems) -> ir.StringValue:
     return ibis.ifelse(_any(parts), ibis.literal("; ").join(pieces), ibis.null("string"))
 
 
+def _product_level(fs: FactorSet) -> Callable[[ir.Table], ir.Table]:
+    """What depends on the product alone, computed on the product table (`resolve_products`): a few
+    thousand distinct products rather than every row. Rows whose product did not join read these as null,
+    so every use fills a null in."""
+
+    def derive(p: ir.Table) -> ir.Table:
+        class_exclusion = _class_exclusion(p, fs)
+        counted = p.p_class == "opioid"
+        if fs.buprenorphine_routes:
+            counted = counted | _counted_buprenorphine(p, fs)
+        return p.mutate(
+            p_is_patch=(p.p_route == "transdermal").fill_null(False),
+            p_opioid_like=p.p_class.isin(["opioid", "buprenorphine"]).fill_null(False),
+            p_counted=counted.fill_null(False),
+            p_class_excluded=_any(class_exclusion),
+            p_class_reason=_join_reasons(class_exclusion),
+            p_not_opioid_reason=(
+                p.p_class.coalesce("other") + " (" + p.p_ingredient.coalesce("?") + "): not an opioid"
+            ),
+        )
+
+    return derive
+
+
 def _numbers(t: ir.Table, dates: DateRange) -> ir.Table:
     """Typed values beside the text they came from (the text stays for error messages).
 
@@ -161,7 +187,7 @@ def _numbers(t: ir.Table, dates: DateRange) -> ir.Table:
         start_early=early,
         start_late=late,
         prn=t.as_needed.lower().isin(TRUE_WORDS).fill_null(False),
-        is_patch=(t.p_route == "transdermal").fill_null(False),
+        is_patch=t.p_is_patch.fill_null(False),
         has_override=has_override,
         strength_value=ibis.ifelse(has_override, override, t.p_strength),
         unit=ibis.ifelse(has_override, t.strength_unit, t.p_strength_unit),
@@ -209,17 +235,19 @@ def _repeated_ids(prescriptions: ir.Table) -> ir.Table:
     """Each ``rx_id`` used by more than one input row, with the first row that used it (``_first``).
 
     An aggregate over the raw input, joined back, rather than a window over every id: repeats are rare,
-    and a window partitioned by id sorts the whole input.
+    and a window partitioned by id sorts the whole input. Empty ids are grouped too and set aside where
+    the groups are joined (`_mark_repeats`): a filter on the id here costs more than the aggregate itself,
+    because DuckDB pushes it into the file scan, below the grouping.
     """
     ids = prescriptions.select(_rx="rx_id", _first=prescriptions[ROW])
-    ids = ids.filter(ids._rx.notnull() & (ids._rx != ""))
     repeats = ids.group_by("_rx").aggregate(_first=ids._first.min(), _n=ids.count())
     return repeats.filter(repeats._n > 1).drop("_n")
 
 
 def _mark_repeats(t: ir.Table, repeats: ir.Table) -> ir.Table:
     joined = t.left_join(repeats, t.rx_id == repeats._rx)
-    later = joined._first.notnull() & (joined[ROW] > joined._first)
+    # an empty id is reported as empty ("rx_id is empty"), never as a repeat (a null one matches no group)
+    later = joined._first.notnull() & (joined[ROW] > joined._first) & (joined.rx_id != "")
     return joined.mutate(
         repeated=later, first_row=ibis.ifelse(later, joined._first, ibis.null("int64"))
     ).drop("_rx", "_first")
@@ -329,10 +357,9 @@ def _dose_problems(t: ir.Table, fs: FactorSet) -> Problems:
     )
     is_liquid = t.unit.isin(LIQUID_UNITS).fill_null(False)
     unit_given = ~_blank(t.quantity_unit)
-    counted = t.p_class == "opioid"
-    if fs.buprenorphine_routes:
-        counted = counted | _counted_buprenorphine(t, fs)
-    no_factor = counted & t.factor.isnull() & t.rate.notnull() & t.strength_value.notnull()
+    no_factor = (
+        t.p_counted.fill_null(False) & t.factor.isnull() & t.rate.notnull() & t.strength_value.notnull()
+    )
     no_factor_message = (
         "factor set " + ibis.literal(fs.set_id) + " has no factor for " + t.p_ingredient.coalesce("?")
         + " (" + t.p_factor_route.coalesce("?") + ", " + t.amount_unit.coalesce("?") + ")"
@@ -366,10 +393,12 @@ def _dose_problems(t: ir.Table, fs: FactorSet) -> Problems:
 def _reasons(t: ir.Table, fs: FactorSet, dates: DateRange) -> ir.Table:
     """A flag for each kind of problem (what statuses are decided on) and the text naming it."""
     unrecognized, values = _unrecognized(t), _value_problems(t, dates)
-    class_exclusion, record_exclusion = _class_exclusion(t, fs), _record_exclusion(t)
+    # the product's own exclusion (`_product_level`), then the record's
+    class_exclusion: Problems = [(t.p_class_excluded, t.p_class_reason)]
+    record_exclusion = _record_exclusion(t)
     data = values + _dose_problems(t, fs)
     return t.mutate(
-        is_opioid_like=t.p_class.isin(["opioid", "buprenorphine"]).fill_null(False),
+        is_opioid_like=t.p_opioid_like.fill_null(False),
         is_unrecognized=_any(unrecognized),
         is_excluded=_any(class_exclusion + record_exclusion),
         is_record_excluded=_any(record_exclusion),
@@ -391,11 +420,16 @@ def _statuses(t: ir.Table) -> ir.Table:
     )
     reason = ibis.cases(
         (t.is_unrecognized, t.unrecognized_reason),
+        (~t.is_opioid_like, t.p_not_opioid_reason),
+        # most excluded rows are excluded for their product alone: its reason, made once per product
         (
-            ~t.is_opioid_like,
-            t.p_class.coalesce("other") + " (" + t.p_ingredient.coalesce("?") + "): not an opioid",
+            t.is_excluded,
+            ibis.ifelse(
+                t.is_record_excluded | t.has_data_problem,
+                t.excluded_reason + ("; " + t.data_reason).coalesce(""),
+                t.p_class_reason,
+            ),
         ),
-        (t.is_excluded, t.excluded_reason + ("; " + t.data_reason).coalesce("")),
         else_=t.data_reason,
     )
     # A real community supply with known dates: what coverage-based flags (LTOT, benzodiazepine overlap,
@@ -471,6 +505,6 @@ def prescription_mme(
     """
     fs = load_factor_set(factor_set)
     dates = dates or DateRange.from_environment()
-    staged = _numbers(resolve_products(prescriptions, fs, codes), dates)
+    staged = _numbers(resolve_products(prescriptions, fs, codes, _product_level(fs)), dates)
     staged = _mark_repeats(_factors(_rates(staged, dates), fs), _repeated_ids(prescriptions))
     return _output(_statuses(_reasons(staged, fs, dates)))

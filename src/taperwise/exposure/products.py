@@ -7,7 +7,7 @@ per-row work stays inside the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import ibis
@@ -105,8 +105,18 @@ def product_rows(keys: Iterable[ProductKey], fs: FactorSet, codes: CodeTable | N
     return pa.Table.from_pylist(rows, schema=PRODUCT_SCHEMA)
 
 
-def resolve_products(prescriptions: ir.Table, fs: FactorSet, codes: CodeTable | None = None) -> ir.Table:
-    """The prescriptions with product attribute columns (``p_*``) joined on text (and codes when loaded)."""
+def resolve_products(
+    prescriptions: ir.Table,
+    fs: FactorSet,
+    codes: CodeTable | None = None,
+    derive: Callable[[ir.Table], ir.Table] | None = None,
+) -> ir.Table:
+    """The prescriptions with product attribute columns (``p_*``) joined on text (and codes when loaded).
+
+    `derive` adds columns computed from the product alone (named ``p_*``): they are computed once per
+    distinct product, on the small product table, and joined with the rest. A row whose product did not
+    join (an empty ``drug``) has them null.
+    """
     keyed = prescriptions.mutate(
         _ndc=prescriptions.ndc.coalesce("") if codes is not None else ibis.literal(""),
         _rxcui=prescriptions.rxcui.coalesce("") if codes is not None else ibis.literal(""),
@@ -114,6 +124,8 @@ def resolve_products(prescriptions: ir.Table, fs: FactorSet, codes: CodeTable | 
     distinct = keyed.select("drug", "_ndc", "_rxcui").distinct().to_pyarrow().to_pylist()
     keys = [(row["drug"], row["_ndc"], row["_rxcui"]) for row in distinct]
     products = lookup_table(prescriptions, product_rows(keys, fs, codes))
+    if derive is not None:
+        products = derive(products)
     joined = keyed.left_join(
         products,
         [keyed.drug == products.drug, keyed._ndc == products.p_ndc, keyed._rxcui == products.p_rxcui],

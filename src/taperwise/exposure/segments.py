@@ -31,6 +31,10 @@ from taperwise.exposure.refills import DRUG_KEY, PRODUCT_KEY
 CONTRACT_SEGMENT_COLUMNS = ("patient_id", "start_date", "end_date", "daily_mme", "n_opioids")
 SEGMENT_EXTRA_COLUMNS = ("overlapping_fills",)
 SEGMENT_COLUMNS = CONTRACT_SEGMENT_COLUMNS + SEGMENT_EXTRA_COLUMNS
+# The per-row MME columns that segments, windows and early-refill rules read.
+SWEEP_INPUT_COLUMNS = tuple(
+    dict.fromkeys((ROW, "status", "supply", "start_date", "end_date", "daily_mme", *PRODUCT_KEY))
+)
 
 
 def counted(mme_rows: ir.Table) -> ir.Table:
