@@ -27,7 +27,6 @@ Registry (the 90-day dose measures every registry needs: mme3, mme4, days covere
 from __future__ import annotations
 
 import datetime as dt
-import resource
 import sys
 import tempfile
 import time
@@ -39,17 +38,18 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bench.memory import peak_mb
 from bench.shapes import codes_path
 from taperwise.commands.exposure import load_codes
 from taperwise.commands.exposure import mme as mme_command
 from taperwise.commands.exposure import segments as segments_command
 from taperwise.commands.registry import registry_command
-from taperwise.exposure.engine import connect
+from taperwise.exposure.engine import connect, write_result
 from taperwise.exposure.factors import factor_rows
 from taperwise.exposure.mme import prescription_mme
 from taperwise.exposure.prescriptions import read_prescriptions
 from taperwise.exposure.products import product_rows
-from taperwise.exposure.segments import constant_segments
+from taperwise.exposure.segments import SWEEP_INPUT_COLUMNS, constant_segments
 from taperwise.knowledge.factors import load_factor_set
 
 AS_OF = dt.date(2025, 12, 31)
@@ -88,12 +88,12 @@ FROM clipped GROUP BY patient_id HAVING sum(days) > 0
 
 
 def prepare(source: Path, counted: Path) -> int:
-    """Per-row MME of the counted prescriptions: the common input of the hand-written baselines."""
+    """Per-row MME of the counted prescriptions, the columns a sweep reads: the common input of the sweep
+    and of the hand-written registry baselines."""
     with connect() as con:
         rows = prescription_mme(read_prescriptions(source, con))
-        keep = rows.filter(rows.status == "ok").select("patient_id", "start_date", "end_date", "daily_mme")
-        con.to_parquet(keep, counted)
-        return int(con.execute(keep.count()))
+        keep = rows.filter(rows.status == "ok").select(*SWEEP_INPUT_COLUMNS)
+        return write_result(con, keep, counted)
 
 
 def events_beside(source: Path) -> Path | None:
@@ -123,8 +123,7 @@ def taperwise_registry(source: Path, counted: Path) -> int:
 def taperwise_sweep(source: Path, counted: Path) -> int:
     """The product's sweep alone, on the same per-row MME input as the hand-written SQL."""
     with connect() as con:
-        rows = con.read_parquet(counted).mutate(status=ibis.literal("ok"))
-        rows = rows.mutate(end_date=rows.end_date.cast("date"))
+        rows = con.read_parquet(counted)
         return int(con.execute(constant_segments(rows).count()))
 
 
@@ -278,8 +277,7 @@ def main() -> None:
     began = time.perf_counter()
     result = prepare(source, counted) if approach == "prepare" else APPROACHES[approach](source, counted)
     seconds = time.perf_counter() - began
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{approach}\t{seconds:.3f}\t{peak_mb:.0f}\t{result}")
+    print(f"{approach}\t{seconds:.3f}\t{peak_mb():.0f}\t{result}")
 
 
 if __name__ == "__main__":

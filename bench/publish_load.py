@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import resource
 import sqlite3
 import sys
 import time
@@ -32,6 +31,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from bench.memory import peak_mb
 from bench.publish_data import RegistryOutput
 from taperwise.commands.store import publish
 from taperwise.store import open_store
@@ -182,17 +182,6 @@ def bulk_load(url: str, output: RegistryOutput) -> None:
 
 
 APPROACHES = {"taperwise_publish": taperwise_publish, "bulk_load": bulk_load}
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory: VmHWM, which starts afresh at exec. (getrusage's ru_maxrss
-    does not: Linux carries the forking parent's high-water mark into it, so a child of a big parent would
-    report the parent's size.)"""
-    status = Path("/proc/self/status")
-    for line in status.read_text().splitlines() if status.exists() else []:
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def loaded_rows(url: str) -> int:

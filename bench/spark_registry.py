@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import time
 from pathlib import Path
 
 from bench.approaches import registry_command_work
+from bench.memory import peak_mb
 
 
 def _children_peak_kb(pid: int) -> int:
@@ -31,8 +31,8 @@ def main() -> None:
     seconds = time.perf_counter() - began
     # The Spark JVM is a child process still running here, so RUSAGE_CHILDREN does not count it yet: its
     # high-water mark is read from /proc while it lives.
-    peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + _children_peak_kb(os.getpid())) / 1024
-    print(f"taperwise_registry_spark\t{seconds:.3f}\t{peak_mb:.0f}\t{result}")
+    peak = peak_mb() + _children_peak_kb(os.getpid()) / 1024
+    print(f"taperwise_registry_spark\t{seconds:.3f}\t{peak:.0f}\t{result}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ its reference measured in the same run (issue 12):
 - ``--version``, ``--help``, ``registry --help``, ``taper plan --help`` against ``python -c "import typer,
   rich"``, the command-line framework's own import; and, to show what the framework itself costs once it
   parses an option, a two-command Typer app of a few lines (``minimal Typer app``);
-- ``mme`` on the 33-row sample (examples/prescriptions.csv) against ``python -c "import duckdb, ibis"``.
+- ``mme`` on the 33-row sample (examples/prescriptions.csv) against ``python -c "import duckdb, ibis"``,
+  beside what connecting Ibis to DuckDB and running one query costs (the floor of any Ibis program).
 
 Results are printed as Markdown and written to bench/results/ for docs/benchmarks.md.
 """
@@ -54,6 +55,9 @@ app()
 '''
 
 
+IBIS_QUERY = "import ibis; ibis.duckdb.connect().execute(ibis.memtable({'a': [1, 2]}).a.sum())"
+
+
 def _taperwise() -> list[str]:
     return [sys.executable, "-c", "from taperwise.cli import app; app()"]
 
@@ -73,6 +77,9 @@ def cases(scratch: Path) -> list[tuple[str, list[str], str]]:
         ("taperwise registry --help", [*_taperwise(), "registry", "--help"], typer_import),
         ("taperwise taper plan --help", [*_taperwise(), "taper", "plan", "--help"], typer_import),
         (engine_import, [sys.executable, "-c", "import duckdb, ibis"], engine_import),
+        # what any Ibis program on DuckDB pays before its own work: connecting imports pandas and every
+        # SQLGlot dialect, and the first query compiles through SQLGlot
+        ("ibis.duckdb.connect() and one query", [sys.executable, "-c", IBIS_QUERY], engine_import),
         ("taperwise mme (33 rows)", [*_taperwise(), "mme", str(SAMPLE), "-o", str(out)], engine_import),
     ]
 
