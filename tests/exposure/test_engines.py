@@ -37,7 +37,9 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def outputs(engine: str, source: Path, as_of: dt.date) -> dict[str, list[dict[str, Any]]]:
     with connect(engine) as con:
-        rows = prescription_mme(read_prescriptions(source, con))
+        # computed once and held by the engine, as the commands do (`computed_once`, `run_registry`):
+        # every expression below then plans from the held rows, not from the file again
+        rows = prescription_mme(read_prescriptions(source, con)).cache()
         segments = constant_segments(rows)
         window = (as_of - dt.timedelta(days=89), as_of)
         expressions: dict[str, ibis.Table] = {
@@ -57,6 +59,7 @@ def outputs(engine: str, source: Path, as_of: dt.date) -> dict[str, list[dict[st
         with run_registry(rows, as_of, settings, rules) as run:  # what `taperwise registry` runs
             results["command registry"] = con.to_pyarrow(run.table.order_by("patient_id")).to_pylist()
             results["command segments"] = con.to_pyarrow(run.segments).to_pylist()
+        rows.release()
         return results
 
 

@@ -19,7 +19,8 @@ patches worn at the same time and the factor is per mcg/hr worn, so a 72-hour pa
 
 The expression is built in stages (`_numbers`, `_rates`, `_factors`, `_statuses`), each selecting named
 columns the next one reads: written as one nested expression, SQL compilers inline every reuse and the
-query grows exponentially.
+query grows exponentially. What depends on the product alone is computed before any of them, on the table
+of distinct products (`_product_level`), and joined with the product (ADR 0017).
 """
 
 from __future__ import annotations
