@@ -177,3 +177,38 @@ def test_segments_and_window_say_how_many_rows_were_not_counted(tmp_path: Path, 
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
     assert "not counted: 5 excluded, 3 insufficient_data, 3 not_opioid, 1 unrecognized" in said
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_output_that_cannot_be_written_is_refused_naming_it_without_a_traceback(
+    tmp_path: Path, suffix: str
+):
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x", encoding="utf-8")
+    out = a_file / f"mme{suffix}"
+    result = runner.invoke(app, ["mme", str(SAMPLE), "-o", str(out)])
+    assert result.exit_code == 2
+    assert f"{out}: cannot be written ({a_file} is a file, not a folder)" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["mme", "{rx}", "-o", "{rx}"],
+        ["segments", "{rx}", "-o", "{rx}"],
+        ["window", "{rx}", "--start", "2025-01-01", "--end", "2025-03-31", "-o", "{rx}"],
+        ["registry", "{rx}", "--as-of", "2025-03-31", "-o", "{rx}"],
+        ["registry", "{rx}", "--as-of", "2025-03-31", "-o", "{folder}/rx.csv"],  # its segments beside
+    ],
+    ids=["mme", "segments", "window", "registry", "registry-segments"],
+)
+def test_an_output_over_the_input_is_refused_and_the_input_kept(tmp_path: Path, args: list[str]):
+    rx = tmp_path / "rx.segments.csv" if "{folder}" in args[-1] else tmp_path / "rx.csv"
+    rx.write_bytes(SAMPLE.read_bytes())
+    argv = [a.format(rx=rx, folder=tmp_path) for a in args]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2
+    assert "is the input file; write the output to another file" in " ".join(result.output.split())
+    assert rx.read_bytes() == SAMPLE.read_bytes()

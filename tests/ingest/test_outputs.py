@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from taperwise.cli import app
@@ -33,3 +34,29 @@ def test_a_refused_input_leaves_no_output_and_keeps_an_earlier_one(tmp_path: Pat
     refused = runner.invoke(app, ["ingest", "csv", str(bad), "-o", str(fresh / "rx.parquet")])
     assert refused.exit_code == 2
     assert list(fresh.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("input_name", "output_name"),
+    [("rx.csv", "rx.csv"), ("x.problems.csv", "x.csv")],  # the second: its problems file lands on the input
+    ids=["the-output", "a-sibling"],
+)
+def test_an_output_over_the_input_is_refused_and_the_input_kept(
+    tmp_path: Path, input_name: str, output_name: str
+) -> None:
+    source = tmp_path / input_name
+    source.write_bytes(EXAMPLE.read_bytes())
+    result = runner.invoke(app, ["ingest", "csv", str(source), "-o", str(tmp_path / output_name)])
+    assert result.exit_code == 2
+    assert "is the input file; write the output to another file" in " ".join(result.output.split())
+    assert source.read_bytes() == EXAMPLE.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == [input_name]  # nothing written beside it
+
+
+def test_an_output_that_cannot_be_written_is_refused_naming_it(tmp_path: Path) -> None:
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", "csv", str(EXAMPLE), "-o", str(a_file / "rx.parquet")])
+    assert result.exit_code == 2
+    assert f"cannot be written ({a_file} is a file, not a folder)" in " ".join(result.output.split())
+    assert result.exception is None or isinstance(result.exception, SystemExit)

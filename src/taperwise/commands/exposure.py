@@ -145,6 +145,13 @@ def computed_once(rows: ir.Table) -> Iterator[ir.Table]:
         cached.release()
 
 
+def check_not_input(input: Path, *outputs: Path) -> None:
+    """Refuse an output that would be written over the input: the input would be lost as it is read."""
+    for output in outputs:
+        if output.exists() and input.exists() and output.resolve() == input.resolve():
+            raise UnusableInputError(f"{output}: is the input file; write the output to another file")
+
+
 def uncounted_rows(con: ibis.BaseBackend, rows: ir.Table) -> Counter[str]:
     """Rows that did not count towards MME, by status: said aloud, so none is left out unnoticed."""
     not_ok = rows.filter(rows.status != "ok")
@@ -186,6 +193,7 @@ def mme(
 
     try:
         _check_factor_set(factors)
+        check_not_input(input, output)
         dates = DateRange.from_environment()  # once per run: every stage and the metadata use it
         with connect(engine) as con, stages() as progress, read_errors(input):
             progress.start("reading prescriptions")
@@ -234,6 +242,7 @@ def segments(
 
     try:
         _check_factor_set(factors)
+        check_not_input(input, output)
         rule = check_early_refills(early_refills)
         dates = DateRange.from_environment()
         with connect(engine) as con, stages() as progress, read_errors(input):
@@ -290,6 +299,7 @@ def window(
 
     try:
         _check_factor_set(factors)
+        check_not_input(input, output)
         rule = check_early_refills(early_refills)
         dates = DateRange.from_environment()
         with connect(engine) as con, stages() as progress, read_errors(input):

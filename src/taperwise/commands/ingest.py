@@ -21,6 +21,7 @@ from taperwise.console import err_console, fail, stages
 from taperwise.errors import TaperwiseError
 from taperwise.ingest.fhir.supply import ASSUME_OPTION, MAX_SUPPLY_DAYS, check_assumed_days
 from taperwise.knowledge.model import DrugClass, ParseFailure
+from taperwise.paths import sibling
 
 if TYPE_CHECKING:
     from taperwise.ingest.common import IngestSink
@@ -85,10 +86,16 @@ def _run(
     output: Path,
     read: Callable[[IngestSink, Callable[[int], None]], None],
     provenance: dict[str, object],
+    source: Path | None = None,
 ) -> None:
+    """Ingest into `output` and its siblings; `source`, a file or folder read, is never written over."""
+    from taperwise.commands.exposure import check_not_input
     from taperwise.ingest.common import IngestSink
 
     try:
+        if source is not None:
+            check_not_input(source, output, *(sibling(output, part) for part in ("patients", "events")))
+            check_not_input(source, sibling(output, "problems", ".csv"), sibling(output, "ingest", ".json"))
         with stages() as progress, IngestSink(output) as sink:
             sink.provenance = provenance
             progress.start("reading records")
@@ -145,7 +152,7 @@ def fhir(
     }
     from taperwise.ingest.fhir import read_fhir
 
-    _run(output, lambda sink, tick: read_fhir(source, sink, tick, assume_order_days=days), provenance)
+    _run(output, lambda sink, tick: read_fhir(source, sink, tick, assume_order_days=days), provenance, source)
 
 
 @app.command()
@@ -193,4 +200,4 @@ def csv_command(
     from taperwise.ingest.tabular import read_tabular
 
     provenance: dict[str, object] = {"reader": "csv", "source": str(source), "options": {"map": mapping}}
-    _run(output, lambda sink, tick: read_tabular(source, sink, mapping, tick), provenance)
+    _run(output, lambda sink, tick: read_tabular(source, sink, mapping, tick), provenance, source)

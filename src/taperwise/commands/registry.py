@@ -20,6 +20,7 @@ from taperwise.commands.exposure import (
     FactorsOpt,
     InputArg,
     OutputOpt,
+    check_not_input,
     load_codes,
     run_provenance,
 )
@@ -226,6 +227,10 @@ def registry_command(
                 settings = settings.with_ltot(ltot)
             rules = load_priority_rules(rules_file)
             load_factor_set(factors)
+            written = (output, sibling(output, "segments"), sibling(output, "metadata", ".json"))
+            check_not_input(input, *written)
+            if events is not None:
+                check_not_input(events, *written)
             rule = check_early_refills(early_refills)
             dates = DateRange.from_environment()  # once per run: the rows, the sweep and the metadata
             mme_rows = Path(scratch) / "mme.parquet" if publish else None

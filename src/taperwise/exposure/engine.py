@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -122,6 +123,10 @@ def _duckdb_parquet(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> int:
     raw.execute("SET preserve_insertion_order = true")
     try:
         raw.execute(f"COPY (SELECT {columns} FROM ({con.compile(expr)})) TO '{target}' (FORMAT parquet)")
+    except duckdb.IOException as exc:
+        if str(path) not in str(exc):  # the input's own read error: the caller names the input
+            raise
+        raise UnusableInputError(f"{path}: cannot be written ({str(exc).splitlines()[0]})") from exc
     finally:
         raw.execute("SET preserve_insertion_order = false")
     return int(pq.read_metadata(path).num_rows)
@@ -145,24 +150,41 @@ def write_result(
     as no batch passes through Python. Otherwise batches stream through Arrow and `on_batch` sees each.
     """
     kind = output_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_writable(path)
     if kind == "parquet" and con.name == "duckdb":
         return _duckdb_parquet(con, expr, path)
     reader = con.to_pyarrow_batches(expr, chunk_size=200_000)
     written = 0
-    writer: pacsv.CSVWriter | pq.ParquetWriter = (
-        pacsv.CSVWriter(path, reader.schema) if kind == "csv" else pq.ParquetWriter(path, reader.schema)
-    )
-    with writer:
-        for raw in reader:
-            # Some engines hand back wider physical types than the expression declares (a SUM of
-            # integers as DECIMAL(38, 0)); the declared schema is the contract, so cast to it.
-            batch = raw.cast(reader.schema)
-            if isinstance(writer, pacsv.CSVWriter):
-                writer.write_batch(guard_arrow(batch))  # formula-looking text shown as text (csvsafe.py)
-            else:
-                writer.write_table(pa.Table.from_batches([batch]))
-            written += batch.num_rows
-            if on_batch is not None:
-                on_batch(batch)
+    try:
+        writer: pacsv.CSVWriter | pq.ParquetWriter = (
+            pacsv.CSVWriter(path, reader.schema) if kind == "csv" else pq.ParquetWriter(path, reader.schema)
+        )
+        with writer:
+            for raw in reader:
+                # Some engines hand back wider physical types than the expression declares (a SUM of
+                # integers as DECIMAL(38, 0)); the declared schema is the contract, so cast to it.
+                batch = raw.cast(reader.schema)
+                if isinstance(writer, pacsv.CSVWriter):
+                    writer.write_batch(guard_arrow(batch))  # formula-looking text shown as text (csvsafe.py)
+                else:
+                    writer.write_table(pa.Table.from_batches([batch]))
+                written += batch.num_rows
+                if on_batch is not None:
+                    on_batch(batch)
+    except OSError as exc:  # the disk filled or the file went away while writing
+        raise UnusableInputError(f"{path}: cannot be written ({exc})") from exc
     return written
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, naming the output, a file that cannot be written there, before any work is done for it.
+    An existing file is opened to append, so nothing in it is lost by the check."""
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise UnusableInputError(f"{path}: cannot be written ({folder} is a file, not a folder)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        raise UnusableInputError(f"{path}: cannot be written ({exc.strerror or exc})") from exc

@@ -118,7 +118,12 @@ class IngestSink:
 
     def __init__(self, output: Path, dates: DateRange | None = None) -> None:
         self.dates = DateRange.from_environment() if dates is None else dates
-        output.parent.mkdir(parents=True, exist_ok=True)
+        if output.parent.exists() and not output.parent.is_dir():
+            raise UnusableInputError(f"{output}: cannot be written ({output.parent} is a file, not a folder)")
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UnusableInputError(f"{output}: cannot be written ({exc.strerror or exc})") from exc
         self.paths = {
             "prescriptions": output,
             "patients": sibling(output, "patients"),
@@ -134,6 +139,9 @@ class IngestSink:
                 ("events", EVENT_COLUMNS), ("problems", PROBLEM_COLUMNS),
             ):  # fmt: skip
                 self._writers.append(_TableWriter(self.paths[part], columns))
+        except OSError as exc:
+            self.discard()
+            raise UnusableInputError(f"{self.paths[part]}: cannot be written ({exc})") from exc
         except BaseException:
             self.discard()
             raise
