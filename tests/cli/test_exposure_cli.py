@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pyarrow.csv as pacsv
@@ -212,3 +213,23 @@ def test_an_output_over_the_input_is_refused_and_the_input_kept(tmp_path: Path, 
     assert result.exit_code == 2
     assert "is the input file; write the output to another file" in " ".join(result.output.split())
     assert rx.read_bytes() == SAMPLE.read_bytes()
+
+
+@pytest.mark.parametrize("link", ["hard", "symbolic"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_output_linked_to_the_input_is_refused_and_the_input_kept(tmp_path: Path, link: str, suffix: str):
+    rx = tmp_path / f"rx{suffix}"
+    if suffix == ".csv":
+        rx.write_bytes(SAMPLE.read_bytes())
+    else:
+        assert runner.invoke(app, ["ingest", "csv", str(SAMPLE), "-o", str(rx)]).exit_code == 0
+    before = rx.read_bytes()
+    other = tmp_path / f"other{suffix}"
+    if link == "hard":
+        os.link(rx, other)
+    else:
+        other.symlink_to(rx)
+    result = runner.invoke(app, ["mme", str(rx), "-o", str(other)])
+    assert result.exit_code == 2
+    assert "is the input file" in " ".join(result.output.split())
+    assert rx.read_bytes() == before

@@ -60,3 +60,18 @@ def test_an_output_that_cannot_be_written_is_refused_naming_it(tmp_path: Path) -
     assert result.exit_code == 2
     assert f"cannot be written ({a_file} is a file, not a folder)" in " ".join(result.output.split())
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_output_whose_sibling_is_a_folder_is_refused_before_anything_is_replaced(tmp_path: Path) -> None:
+    output = tmp_path / "rx.parquet"
+    assert runner.invoke(app, ["ingest", "csv", str(EXAMPLE), "-o", str(output)]).exit_code == 0
+    (tmp_path / "rx.events.parquet").unlink()
+    (tmp_path / "rx.events.parquet").mkdir()
+    written = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    result = runner.invoke(app, ["ingest", "csv", str(EXAMPLE), "-o", str(output)])
+    assert result.exit_code == 2
+    assert "rx.events.parquet: cannot be written (a folder of that name is there)" in " ".join(
+        result.output.split()
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == written  # nothing replaced

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -146,9 +148,14 @@ def computed_once(rows: ir.Table) -> Iterator[ir.Table]:
 
 
 def check_not_input(input: Path, *outputs: Path) -> None:
-    """Refuse an output that would be written over the input: the input would be lost as it is read."""
+    """Refuse an output that would be written over the input: the input would be lost as it is read.
+
+    The same file is the same file on disk (device and inode: a symbolic or hard link, another spelling
+    of the path, another letter case where the file system ignores it); a ``file:`` URI is its path.
+    """
+    source = Path(re.sub(r"^file:(//)?", "", str(input)))
     for output in outputs:
-        if output.exists() and input.exists() and output.resolve() == input.resolve():
+        if output.exists() and source.exists() and os.path.samefile(output, source):
             raise UnusableInputError(f"{output}: is the input file; write the output to another file")
 
 

@@ -124,7 +124,7 @@ def _duckdb_parquet(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> int:
     try:
         raw.execute(f"COPY (SELECT {columns} FROM ({con.compile(expr)})) TO '{target}' (FORMAT parquet)")
     except duckdb.IOException as exc:
-        if str(path) not in str(exc):  # the input's own read error: the caller names the input
+        if f'"{path}"' not in str(exc):  # the input's own read error (DuckDB quotes the file it names)
             raise
         raise UnusableInputError(f"{path}: cannot be written ({str(exc).splitlines()[0]})") from exc
     finally:

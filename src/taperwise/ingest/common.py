@@ -101,7 +101,10 @@ class _TableWriter:
     def commit(self) -> None:
         self.flush()
         self._writer.close()
-        os.replace(self.partial, self.path)
+        try:
+            os.replace(self.partial, self.path)
+        except OSError as exc:
+            raise UnusableInputError(f"{self.path}: cannot be written ({exc.strerror or exc})") from exc
 
     def discard(self) -> None:
         self._writer.close()
@@ -131,6 +134,9 @@ class IngestSink:
             "problems": sibling(output, "problems", ".csv"),
             "metadata": sibling(output, "ingest", ".json"),
         }
+        for path in self.paths.values():  # checked before any is replaced, so no run leaves a mixed set
+            if path.is_dir():
+                raise UnusableInputError(f"{path}: cannot be written (a folder of that name is there)")
         self._metadata_partial = self.paths["metadata"].with_name(f".{self.paths['metadata'].name}.partial")
         self._writers: list[_TableWriter] = []
         try:
