@@ -82,12 +82,14 @@ def test_a_line_the_reader_cannot_split_gives_a_one_line_error_naming_it(tmp_pat
     source = tmp_path / "wide.csv"
     header = "patient_id,rx_id,drug,start_date,days_supply,quantity"
     source.write_text(header + "\n" + ",".join(["x"] * 20) + "\n", encoding="utf-8")
-    result = runner.invoke(app, ["mme", str(source), "-o", str(tmp_path / "o.csv")])
-    assert result.exit_code == 2
-    said = " ".join(result.output.split())
-    assert "wide.csv: cannot be read" in said
-    assert "Line: 2" in said
-    assert "Traceback" not in result.output
+    for out in ("o.csv", "o.parquet"):
+        result = runner.invoke(app, ["mme", str(source), "-o", str(tmp_path / out)])
+        assert result.exit_code == 2
+        said = " ".join(result.output.split())
+        assert "wide.csv: cannot be read" in said
+        assert "Line: 2" in said
+        assert "Traceback" not in result.output
+        assert not (tmp_path / out).exists()  # no empty file left as if it were a result
 
 
 def test_unknown_factor_set_is_refused_naming_the_known_ones(tmp_path: Path):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +18,7 @@ from taperwise.digest import file_sha256
 from taperwise.errors import TaperwiseError, UnusableInputError
 from taperwise.exposure.options import DEFAULT_EARLY_REFILLS, EARLY_REFILL_RULES, ENGINES, check_early_refills
 from taperwise.knowledge.factors import DEFAULT_FACTOR_SET, available_factor_sets, load_factor_set
-from taperwise.paths import sibling
+from taperwise.paths import check_not_input, sibling
 from taperwise.plausible import METADATA_KEY, DateRange
 
 if TYPE_CHECKING:
@@ -145,18 +143,6 @@ def computed_once(rows: ir.Table) -> Iterator[ir.Table]:
         yield cached
     finally:
         cached.release()
-
-
-def check_not_input(input: Path, *outputs: Path) -> None:
-    """Refuse an output that would be written over the input: the input would be lost as it is read.
-
-    The same file is the same file on disk (device and inode: a symbolic or hard link, another spelling
-    of the path, another letter case where the file system ignores it); a ``file:`` URI is its path.
-    """
-    source = Path(re.sub(r"^file:(//)?", "", str(input)))
-    for output in outputs:
-        if output.exists() and source.exists() and os.path.samefile(output, source):
-            raise UnusableInputError(f"{output}: is the input file; write the output to another file")
 
 
 def uncounted_rows(con: ibis.BaseBackend, rows: ir.Table) -> Counter[str]:

@@ -21,7 +21,7 @@ from taperwise.console import err_console, fail, stages
 from taperwise.errors import TaperwiseError
 from taperwise.ingest.fhir.supply import ASSUME_OPTION, MAX_SUPPLY_DAYS, check_assumed_days
 from taperwise.knowledge.model import DrugClass, ParseFailure
-from taperwise.paths import sibling
+from taperwise.paths import check_not_input
 
 if TYPE_CHECKING:
     from taperwise.ingest.common import IngestSink
@@ -89,13 +89,11 @@ def _run(
     source: Path | None = None,
 ) -> None:
     """Ingest into `output` and its siblings; `source`, a file or folder read, is never written over."""
-    from taperwise.commands.exposure import check_not_input
     from taperwise.ingest.common import IngestSink
 
     try:
         if source is not None:
-            check_not_input(source, output, *(sibling(output, part) for part in ("patients", "events")))
-            check_not_input(source, sibling(output, "problems", ".csv"), sibling(output, "ingest", ".json"))
+            check_not_input(source, *IngestSink.paths_for(output).values())
         with stages() as progress, IngestSink(output) as sink:
             sink.provenance = provenance
             progress.start("reading records")

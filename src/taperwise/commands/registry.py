@@ -20,7 +20,6 @@ from taperwise.commands.exposure import (
     FactorsOpt,
     InputArg,
     OutputOpt,
-    check_not_input,
     load_codes,
     run_provenance,
 )
@@ -41,7 +40,7 @@ from taperwise.knowledge.registry import (
     load_priority_rules,
     load_registry_settings,
 )
-from taperwise.paths import sibling
+from taperwise.paths import check_not_input, sibling
 from taperwise.plausible import METADATA_KEY, DateRange
 from taperwise.registry_schema import HARM_COLUMNS, REGISTRY_COLUMNS, definitions
 

@@ -24,6 +24,7 @@ from ibis.common.exceptions import IbisError
 from taperwise.csvsafe import guard_arrow
 from taperwise.errors import UnusableInputError
 from taperwise.exposure.options import ENGINES
+from taperwise.paths import make_folder_for
 from taperwise.settings import EngineSettings
 
 
@@ -103,7 +104,8 @@ def output_format(path: Path) -> str:
     raise UnusableInputError(f"{path}: output must end in .csv or .parquet")
 
 
-def _sql_name(name: str) -> str:
+def sql_name(name: str) -> str:
+    """A column or table name quoted for SQL."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -113,7 +115,7 @@ def _duckdb_parquet(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> int:
     from ibis.backends.sql.datatypes import DuckDBType
 
     columns = ", ".join(
-        f"CAST({_sql_name(name)} AS {DuckDBType.to_string(dtype)}) AS {_sql_name(name)}"
+        f"CAST({sql_name(name)} AS {DuckDBType.to_string(dtype)}) AS {sql_name(name)}"
         for name, dtype in expr.schema().items()
     )
     target = str(path).replace("'", "''")
@@ -150,7 +152,23 @@ def write_result(
     as no batch passes through Python. Otherwise batches stream through Arrow and `on_batch` sees each.
     """
     kind = output_format(path)
+    created = not path.exists()
     _check_writable(path)
+    try:
+        return _write(con, expr, path, kind, on_batch)
+    except BaseException:
+        if created:  # a file this call made and could not fill is not left behind as if it were a result
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _write(
+    con: ibis.BaseBackend,
+    expr: ir.Table,
+    path: Path,
+    kind: str,
+    on_batch: Callable[[pa.RecordBatch], None] | None,
+) -> int:
     if kind == "parquet" and con.name == "duckdb":
         return _duckdb_parquet(con, expr, path)
     reader = con.to_pyarrow_batches(expr, chunk_size=200_000)
@@ -179,11 +197,8 @@ def write_result(
 def _check_writable(path: Path) -> None:
     """Refuse, naming the output, a file that cannot be written there, before any work is done for it.
     An existing file is opened to append, so nothing in it is lost by the check."""
-    folder = path.parent
-    if folder.exists() and not folder.is_dir():
-        raise UnusableInputError(f"{path}: cannot be written ({folder} is a file, not a folder)")
+    make_folder_for(path)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         with path.open("ab"):
             pass
     except OSError as exc:

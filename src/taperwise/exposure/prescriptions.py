@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from taperwise.canonical import PRESCRIPTION_OPTIONAL, PRESCRIPTION_REQUIRED
 from taperwise.csvsafe import GUARDED_PATTERN, unguard_sql
 from taperwise.errors import UnusableInputError
-from taperwise.exposure.engine import register_arrow
+from taperwise.exposure.engine import register_arrow, sql_name
 
 REQUIRED_COLUMNS = PRESCRIPTION_REQUIRED
 OPTIONAL_COLUMNS = PRESCRIPTION_OPTIONAL
@@ -185,9 +185,9 @@ def _duckdb_scan(path: Path) -> tuple[str, list[str], str | None]:
         f"delim = {_sql_text(delimiter)}, quote = '\"', "
         f"escape = '\"', null_padding = true, nullstr = {_sql_text(MISSING_FIELD)}, columns = {{{columns}}})"
     )
-    renamed = ", ".join(f"{_quote(f'_c{i}')} AS {_quote(name)}" for i, name in enumerate(names))
+    renamed = ", ".join(f"{sql_name(f'_c{i}')} AS {sql_name(name)}" for i, name in enumerate(names))
     ragged = " OR ".join(
-        [*(f"{_quote(f'_c{i}')} IS NULL" for i in range(len(names))), *(f"{c} IS NOT NULL" for c in spare)]
+        [*(f"{sql_name(f'_c{i}')} IS NULL" for i in range(len(names))), *(f"{c} IS NOT NULL" for c in spare)]
     )
     problem = (
         f"CASE WHEN {ragged} THEN 'input row ' || CAST(_file_row + 1 AS VARCHAR) || "
@@ -205,7 +205,7 @@ def csv_relation(path: Path) -> str:
     """A CSV (or, by its name, tab-separated) file as a DuckDB relation: its header's columns, as written,
     and the ``_read_problem`` of each row (see `_duckdb_scan`), for readers that map columns themselves."""
     scan, names, problem = _duckdb_scan(path)
-    columns = ", ".join(_quote(name) for name in names)
+    columns = ", ".join(sql_name(name) for name in names)
     return f"(SELECT {columns}, {problem} AS {READ_PROBLEM_COLUMN} FROM {scan})"
 
 
@@ -233,8 +233,8 @@ def _duckdb_select(
     def read(name: str) -> str:
         return unguard_sql(text.format(name)) if is_csv else text.format(name)
 
-    columns = [f"{read(_quote(name))} AS {_quote(low)}" for name, low in zip(names, lowered, strict=True)]
-    columns += [f"CAST(NULL AS VARCHAR) AS {_quote(name)}" for name in optional if name not in lowered]
+    columns = [f"{read(sql_name(name))} AS {sql_name(low)}" for name, low in zip(names, lowered, strict=True)]
+    columns += [f"CAST(NULL AS VARCHAR) AS {sql_name(name)}" for name in optional if name not in lowered]
     columns += [f"_file_row AS {ROW}", f"{problem or 'CAST(NULL AS VARCHAR)'} AS {READ_PROBLEM_COLUMN}"]
     select = f"SELECT {', '.join(columns)} FROM {scan}"
     try:
@@ -251,10 +251,6 @@ def _read_with_duckdb(con: ibis.BaseBackend, path: Path) -> ir.Table:
     view = f"prescriptions_{uuid.uuid4().hex[:12]}"
     raw.execute(f"CREATE TEMP VIEW {view} AS {select}")
     return con.table(view)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/+(.*)$")

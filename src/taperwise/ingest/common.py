@@ -32,7 +32,7 @@ from taperwise.canonical import EVENT_COLUMNS, PATIENT_COLUMNS, PRESCRIPTION_COL
 from taperwise.csvsafe import guard_table
 from taperwise.errors import UnusableInputError
 from taperwise.ingest.plausibility import limits_metadata, row_problems
-from taperwise.paths import sibling
+from taperwise.paths import make_folder_for, sibling
 from taperwise.plausible import DateRange
 
 PROBLEM_COLUMNS = ("source", "record", "kind", "message")
@@ -119,21 +119,21 @@ class IngestSink:
     `DateRange.from_environment()`, which raises `PlausibleRangeError` for an unusable setting).
     """
 
-    def __init__(self, output: Path, dates: DateRange | None = None) -> None:
-        self.dates = DateRange.from_environment() if dates is None else dates
-        if output.parent.exists() and not output.parent.is_dir():
-            raise UnusableInputError(f"{output}: cannot be written ({output.parent} is a file, not a folder)")
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UnusableInputError(f"{output}: cannot be written ({exc.strerror or exc})") from exc
-        self.paths = {
+    @staticmethod
+    def paths_for(output: Path) -> dict[str, Path]:
+        """The five files an ingest into `output` writes."""
+        return {
             "prescriptions": output,
             "patients": sibling(output, "patients"),
             "events": sibling(output, "events"),
             "problems": sibling(output, "problems", ".csv"),
             "metadata": sibling(output, "ingest", ".json"),
         }
+
+    def __init__(self, output: Path, dates: DateRange | None = None) -> None:
+        self.dates = DateRange.from_environment() if dates is None else dates
+        make_folder_for(output)
+        self.paths = self.paths_for(output)
         for path in self.paths.values():  # checked before any is replaced, so no run leaves a mixed set
             if path.is_dir():
                 raise UnusableInputError(f"{path}: cannot be written (a folder of that name is there)")
