@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from taperwise import __version__
-from taperwise.commands import exposure, ingest, registry, serve, store, synth, taper
+from taperwise.commands import exposure, ingest, program, registry, serve, store, synth, taper
 
 app = typer.Typer(
     name="taperwise",
@@ -26,6 +26,7 @@ app.add_typer(store.audit_app, name="audit")
 app.command()(serve.serve)
 app.add_typer(ingest.app, name="ingest", help="EHR exports to canonical prescriptions: FHIR, OMOP, CSV.")
 app.add_typer(taper.app, name="taper", help="Taper plans: plan from a request, adapt after a follow-up.")
+app.add_typer(program.app, name="program", help="The IOC program: instruments, REDCap dictionary, modules.")
 
 
 def _version(value: bool) -> None:

@@ -27,7 +27,14 @@ def _modules_after(code: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--version"], ["--help"], ["registry", "--help"], ["users", "--help"], ["taper", "plan", "--help"]],
+    [
+        ["--version"],
+        ["--help"],
+        ["registry", "--help"],
+        ["users", "--help"],
+        ["taper", "plan", "--help"],
+        ["program", "score", "--help"],
+    ],
 )
 def test_the_cli_starts_without_heavy_libraries(argv: list[str]) -> None:
     code = (
@@ -44,7 +51,7 @@ def test_importing_every_command_module_stays_light() -> None:
     loaded = _modules_after(
         "import taperwise.cli, taperwise.commands.exposure, taperwise.commands.registry, "
         "taperwise.commands.store, taperwise.commands.ingest, taperwise.commands.synth, "
-        "taperwise.commands.taper, taperwise.commands.serve"
+        "taperwise.commands.taper, taperwise.commands.serve, taperwise.commands.program"
     )
     assert not sorted(name for name in HEAVY if name in loaded)
 

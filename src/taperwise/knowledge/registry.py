@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from taperwise.errors import KnowledgeError
+from taperwise.knowledge.conditions import parse_condition
 from taperwise.knowledge.factors import load_sources, read_data_csv
 
 _DATA = resources.files("taperwise.knowledge") / "data" / "registry"
@@ -46,10 +47,6 @@ RULE_COLUMNS = {
     "current_daily_mme": "number",
     "restarted_after_gap": "bool",
 }
-_ALLOWED_NODES = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Compare, ast.Name, ast.Load,
-    ast.Constant, ast.GtE, ast.Gt, ast.LtE, ast.Lt, ast.Eq, ast.NotEq,
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -100,20 +97,7 @@ class RegistrySettings:
 
 def parse_rule(text: str, where: str) -> ast.expr:
     """Parse a rule expression, allowing only names of registry columns, numbers, booleans, and/or/not."""
-    if text.strip().lower() == "true":
-        return ast.Constant(True)
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise KnowledgeError(f"{where}: cannot read rule {text!r} ({exc.msg})") from exc
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED_NODES):
-            raise KnowledgeError(f"{where}: rule {text!r} uses {type(node).__name__}, which rules may not")
-        if isinstance(node, ast.Name) and node.id not in RULE_COLUMNS:
-            raise KnowledgeError(f"{where}: rule {text!r} names unknown column {node.id!r}")
-        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, bool)):
-            raise KnowledgeError(f"{where}: rule {text!r} has a constant that is not a number or boolean")
-    return tree.body
+    return parse_condition(text, RULE_COLUMNS, where)
 
 
 @cache
