@@ -244,3 +244,8 @@ def test_leaving_out_any_needed_answer_makes_the_score_unknown(
     after = score_instrument(instrument, answers).score(rule.id)  # type: ignore[arg-type]
     assert after.status in ("unknown", "not_applicable")
     assert after.value is None
+
+
+def test_past_attempts_are_unknown_while_having_tried_is_unanswered() -> None:
+    score = score_instrument(instrument_by_id("bfq"), {"bfq_pain_1": 1}).score("bfq_past_attempts")
+    assert (score.status, score.missing) == ("unknown", ("bfq_tried",))

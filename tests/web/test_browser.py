@@ -497,3 +497,49 @@ def test_the_prescription_filters_work_without_javascript(browser, live_server):
         playwright_sync.expect(form.get_by_label("Pharmacy")).to_have_value("PH-1")  # the form shows it set
     finally:
         context.close()
+
+
+def test_a_clinician_assesses_a_patient_saving_as_they_go_and_sees_the_alert_and_the_modules(
+    page, live_server
+):
+    expect = playwright_sync.expect
+    sign_in(page, live_server)
+    page.get_by_role("link", name="S002").click()
+    expect(page.get_by_role("heading", name="Program")).to_be_visible()
+    page.get_by_role("button", name="Start an assessment").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Assessment: patient S002"))).to_be_visible()
+
+    phq9 = page.locator("section#phq9")
+    for number in range(1, 9):
+        phq9.locator(f"input[name=phq9_{number}][value='1']").check()
+    # htmx saves each change and swaps the section: the score follows without a page load.
+    expect(phq9.get_by_text("unknown — not answered: phq9_9")).to_be_visible()
+    phq9.locator("input[name=phq9_9][value='1']").check()
+    expect(page.locator("section#phq9 .scores")).to_contain_text("PHQ-9 total: 9 (mild)")
+    expect(page.locator("section#phq9").get_by_role("alert")).to_contain_text("PHQ-9 item 9")
+    shot(page, "10-assessment-phq9-alert")
+    page.locator("section#phq9").screenshot(path=str(SCREENSHOTS / "10b-assessment-phq9-section.png"))
+
+    bfq = page.locator("section#bfq")
+    for item, value in (("bfq_pain_1", "4"), ("bfq_pain_2", "4"), ("bfq_pain_3", "0")):
+        bfq.locator(f"input[name={item}][value='{value}']").check()
+        expect(page.locator(f"section#bfq input[name={item}][value='{value}']")).to_be_checked()
+    expect(page.locator("section#bfq")).to_contain_text(
+        "Expected pain relief (barrier strength): 4.0 (a barrier)"
+    )
+    page.locator("section#bfq").screenshot(path=str(SCREENSHOTS / "10c-assessment-bfq-section.png"))
+    page.get_by_role("button", name="Finish and see the summary").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Summary"))).to_be_visible()
+    expect(page.get_by_role("alert").first).to_contain_text("Thoughts of death or self-harm")
+    expect(page.locator("ul.modules")).to_contain_text("Understanding persistent pain")
+    shot(page, "11-assessment-summary")
+
+    page.get_by_role("link", name=re.compile(r"^Patient S002")).click()
+    expect(page.get_by_role("heading", name="Safety alerts — open")).to_be_visible()
+    page.get_by_label("What was done (required to close the alert)").fill(
+        "Asked directly; no plan; crisis numbers given."
+    )
+    page.get_by_role("button", name="Record and close the alert").click()
+    expect(page.get_by_role("heading", name="Safety alerts — open")).to_have_count(0)
+    shot(page, "12-patient-program")
+    assert page.problems == [], "\n".join(page.problems)

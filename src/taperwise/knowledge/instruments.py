@@ -175,6 +175,11 @@ def load_instruments() -> tuple[Instrument, ...]:
     return tuple(instruments)
 
 
+def alert_rules() -> dict[str, AlertRule]:
+    """Every instrument alert by id: what a page shows for an alert raised earlier (its "do now" steps)."""
+    return {alert.id: alert for instrument in load_instruments() for alert in instrument.alerts}
+
+
 def instrument_by_id(instrument_id: str) -> Instrument:
     for instrument in load_instruments():
         if instrument.id == instrument_id:

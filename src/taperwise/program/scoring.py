@@ -161,6 +161,14 @@ def _score(
 ) -> ScoreResult:
     used = [item_id for item_id in rule.item_ids if item_id in asked]
     if not used:
+        # Not asked because of an answer (never tried before): not applicable. Not asked because the
+        # question that decides it is unanswered: unknown, and that question is what is missing.
+        gates = [instrument.item(item_id).show_if for item_id in rule.item_ids]
+        open_gates = tuple(
+            dict.fromkeys(g.item_id for g in gates if g is not None and g.item_id not in values)
+        )
+        if open_gates:
+            return ScoreResult(rule.id, rule.label, "unknown", None, None, open_gates, rule.source_id)
         return ScoreResult(rule.id, rule.label, "not_applicable", None, None, (), rule.source_id)
     missing = [item_id for item_id in used if item_id not in values]
     if rule.weights_by is not None and rule.weights_by.item_id not in values:

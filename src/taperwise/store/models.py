@@ -317,3 +317,69 @@ class AuditEvent(Base):
     @property
     def created_at(self) -> dt.datetime:
         return self.at
+
+
+class Assessment(Stamped, Base):
+    """One structured assessment or follow-up of a patient in the program (issue 13).
+
+    The answers are rows of `assessment_answers`, one per saved value, never updated in place; the
+    assessment itself changes only its status (in_progress → completed) and who completed it when.
+    """
+
+    __tablename__ = "assessments"
+    __table_args__ = (Index("ix_assessments_patient", "patient_id", "created_at"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # "assessment" or "follow-up"
+    status: Mapped[str] = mapped_column(String(20), default="in_progress")
+    started_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    completed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class AssessmentAnswer(Stamped, Base):
+    """A value saved for one item. Changing it adds a row and stamps the old one `superseded_at`: the
+    previous value is kept. `value` NULL records that an answer was cleared."""
+
+    __tablename__ = "assessment_answers"
+    __table_args__ = (Index("ix_assessment_answers_item", "assessment_id", "item_id"),)
+
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    instrument_id: Mapped[str] = mapped_column(String(30))
+    instrument_version: Mapped[str] = mapped_column(String(20))
+    item_id: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str | None] = mapped_column(Text)
+    entered_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class SafetyAlert(Stamped, Base):
+    """A safety signal raised by an answer (PHQ-9 item 9). Sticky: changing the answer does not end it;
+    it stays open until a clinician records what was done (`resolved_by_user_id`, `resolution`)."""
+
+    __tablename__ = "safety_alerts"
+    __table_args__ = (Index("ix_safety_alerts_patient", "patient_id", "resolved_at"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    alert_id: Mapped[str] = mapped_column(String(50))
+    level: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(Text)
+    raised_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    resolved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class ModuleSignOff(Stamped, Base):
+    """A named clinician's approval of one program module's exact texts (their digest)."""
+
+    __tablename__ = "module_signoffs"
+    __table_args__ = (Index("ix_module_signoffs_module", "module_id", "digest"),)
+
+    module_id: Mapped[str] = mapped_column(String(50))
+    module_version: Mapped[str] = mapped_column(String(20))
+    digest: Mapped[str] = mapped_column(String(64))
+    signed_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -15,11 +15,14 @@ from fastapi import APIRouter, Request, status
 from starlette.responses import RedirectResponse, Response
 
 from taperwise.registry_schema import label
+from taperwise.store import program as program_store
+from taperwise.store.models import Patient
 from taperwise.store.worklist import current_metadata, patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.charts import trajectory_svg
 from taperwise.web.filters import FILTER_NAMES, FilterError, WorklistFilters
 from taperwise.web.picture import harm_window_days, label_values, picture_of
+from taperwise.web.program_pages import do_now
 from taperwise.web.rendering import render
 from taperwise.web.rx_filters import prescription_table
 
@@ -70,8 +73,17 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
 @router.get("/patients/{patient_id}")
 def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Response:
     ip, agent = client_of(request)
+    program: dict[str, object] | None = None
     with store_of(request).session() as s:
         view = patient_view(s, user, patient_id, ip, agent)
+        if view is not None and program_store.can_record_clinical(user):
+            patient = s.get(Patient, view.patient_id)
+            assert patient is not None
+            program = {
+                "assessments": program_store.patient_assessments(s, user, patient),
+                "alerts": program_store.open_alerts(s, view.patient_id),
+                "do_now": do_now(),
+            }
     if view is None:
         # The same answer for "no such patient" and "another organisation's patient": existence is not
         # disclosed. The refusal itself is in the audit log.
@@ -88,5 +100,5 @@ def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Respon
     as_of = view.snapshot.as_of if view.snapshot is not None else None
     chart = trajectory_svg(picture.steps, picture.marks, as_of=as_of, thresholds=picture.thresholds,
                            window_days=picture.lookback_days)  # fmt: skip
-    return render(request, "patient.html", {"p": picture, "v": view, "chart": chart, "t": table}, user=user,
-                  status_code=code)  # fmt: skip
+    page = {"p": picture, "v": view, "chart": chart, "t": table, "program": program}
+    return render(request, "patient.html", page, user=user, status_code=code)
