@@ -32,11 +32,16 @@ install: $(VENV)/.synced
 	@$(BIN)/python -m compileall -q src bench
 
 # Machine packages the tests use: Debian's Chromium (the browser tests drive it; Playwright never
-# downloads one) and a Java runtime for Spark's local mode. Installed only when missing.
+# downloads one), a Java runtime for Spark's local mode, and Pango with a font for WeasyPrint's PDFs (the
+# patient calendar, the GP letter). Installed only when missing.
 system:
 	@if [ ! -x /usr/bin/chromium ] || ! command -v java >/dev/null 2>&1; then \
 		echo "installing chromium and a Java runtime with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium openjdk-17-jre-headless >/dev/null; \
+	fi
+	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || [ ! -d /usr/share/fonts/truetype/dejavu ]; then \
+		echo "installing Pango and the DejaVu fonts with apt-get (WeasyPrint)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core >/dev/null; \
 	fi
 
 # The demo: a synthetic FHIR export (no real patient) → ingest → MME, segments, windows → registry

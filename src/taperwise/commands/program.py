@@ -303,3 +303,100 @@ def modules() -> None:
         typer.echo(f"{module.id}: {module.title} ({module.minutes} min; {core}; sources {sources})")
     for template in load_templates():
         typer.echo(f"template {template.id}: {template.title} — {len(template.sessions)} sessions")
+
+
+MarketOpt = Annotated[
+    str | None, typer.Option("--market", help="US or UK wording (default: the plan's market)")
+]
+ClinicOpt = Annotated[str, typer.Option("--clinic", help="The clinic or practice the patient calls")]
+PhoneOpt = Annotated[str, typer.Option("--phone", help="Its phone number")]
+ClinicianOpt = Annotated[str, typer.Option("--clinician", help="The clinician who agreed the plan")]
+PatientOpt = Annotated[str, typer.Option("--patient", help="How the patient is named on the document")]
+PlanArg = Annotated[
+    Path, typer.Argument(help="The agreed plan (JSON written by 'taper plan')", show_default=False)
+]
+DocumentOpt = Annotated[Path, typer.Option("-o", "--output", help="Where to write it: .pdf, or .html")]
+
+
+def _document(kind: str, plan_path: Path, output: Path, market: str | None, contact: object) -> None:
+    from taperwise.commands.taper import read_json_file
+    from taperwise.errors import RequestValidationError
+    from taperwise.paths import check_not_input, make_folder_for
+    from taperwise.reports.documents import calendar_html, letter_html, to_pdf, wording_for
+    from taperwise.taper.readplan import read_plan
+    from taperwise.taper.rules import load_rules
+
+    try:
+        check_not_input(plan_path, output)
+        if market is not None and market not in ("US", "UK"):
+            raise UnusableInputError(f"--market: must be US or UK, not {market[:20]!r}")
+        if output.suffix.lower() not in (".pdf", ".html"):
+            raise UnusableInputError(f"{output}: the output must end in .pdf or .html")
+        plan = read_plan(read_json_file(plan_path), load_rules())
+    except RequestValidationError as exc:
+        fail(f"{plan_path}: {exc}")
+        raise typer.Exit(2) from exc
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
+    _, note = wording_for(plan, market)
+    if note:
+        err_console.print(f"note: {note}", highlight=False, markup=False)
+    render = calendar_html if kind == "calendar" else letter_html
+    html = render(plan, contact, market)  # type: ignore[arg-type]
+    make_folder_for(output)
+    try:
+        if output.suffix.lower() == ".html":
+            output.write_text(html, encoding="utf-8")
+        else:
+            output.write_bytes(to_pdf(html))
+    except OSError as exc:
+        fail(f"{output}: cannot be written ({exc.strerror or exc})")
+        raise typer.Exit(2) from exc
+    err_console.print(f"wrote {output} ({kind}: {len(plan.steps)} steps)", highlight=False)
+
+
+@app.command("calendar")
+def calendar(
+    plan: PlanArg,
+    output: DocumentOpt,
+    market: MarketOpt = None,
+    clinic: ClinicOpt = "your clinic",
+    phone: PhoneOpt = "",
+    clinician: ClinicianOpt = "",
+    patient: PatientOpt = "",
+) -> None:
+    """The patient's calendar: each day's doses per time of day, what to expect, whom to call.
+
+    \b
+    Example:
+      taperwise program calendar plan.json -o calendar.pdf --clinic "Riverside" --phone "01234 567890"
+    """
+    from taperwise.reports.documents import Contact
+
+    _document("calendar", plan, output, market, Contact(clinic, phone, clinician, patient))
+
+
+@app.command("letter")
+def letter(
+    plan: PlanArg,
+    output: DocumentOpt,
+    market: MarketOpt = None,
+    clinic: ClinicOpt = "",
+    phone: PhoneOpt = "",
+    clinician: ClinicianOpt = "",
+    patient: PatientOpt = "",
+    to: Annotated[
+        str, typer.Option("--to", help="The recipient: the GP or primary care clinician, the team")
+    ] = "",
+) -> None:
+    """The letter to the GP / primary care clinician and team: regimen and MME, goal, pace, schedule,
+    warnings, follow-up and naloxone.
+
+    \b
+    Example:
+      taperwise program letter plan.json -o letter.pdf --clinician "Dr A. Avery" --clinic "Pain clinic"
+    """
+    from taperwise.reports.documents import Contact
+
+    _document("letter", plan, output, market, Contact(clinic, phone, clinician, patient, to))

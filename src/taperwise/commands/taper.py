@@ -33,7 +33,7 @@ MAX_INTEGER_DIGITS = 30  # far beyond any dose or day count; longer ones are rea
 MAX_FILE_BYTES = 5_000_000  # a request, follow-up or plan is kilobytes; a plan with a long history, more
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_file(path: Path) -> dict[str, Any]:
     """One JSON object from a UTF-8 file; anything else is a one-line error naming the file."""
     try:
         if not path.is_file():  # a folder, a device, a pipe: /dev/zero never ends, a FIFO may never open
@@ -123,7 +123,7 @@ def plan(
     from taperwise.taper import plan_taper  # the engine loads with the command that runs it
 
     try:
-        raw = _read_json(request)
+        raw = read_json_file(request)
         if factors is not None:
             if factors not in available_factor_sets():
                 raise UnusableInputError(
@@ -159,8 +159,8 @@ def adapt(
     from taperwise.taper import adapt_plan
 
     try:
-        current = _read_json(plan)
-        visit = _read_json(follow_up)
+        current = read_json_file(plan)
+        visit = read_json_file(follow_up)
         result = adapt_plan(current, visit)
     except RequestValidationError as exc:
         # a field of the plan file ("plan…") or of the follow-up: name the file it is in
