@@ -543,3 +543,39 @@ def test_a_clinician_assesses_a_patient_saving_as_they_go_and_sees_the_alert_and
     expect(page.get_by_role("heading", name="Safety alerts — open")).to_have_count(0)
     shot(page, "12-patient-program")
     assert page.problems == [], "\n".join(page.problems)
+
+
+def test_a_clinician_reconciles_plans_acknowledges_and_agrees_a_taper_and_opens_the_calendar(
+    page, live_server
+):
+    expect = playwright_sync.expect
+    sign_in(page, live_server)
+    page.get_by_role("link", name="S004").click()
+    page.get_by_role("link", name="Plan a taper").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Plan a taper"))).to_be_visible()
+    # The product as prescribed, co-codamol; the patient takes 2 tablets (60 mg codeine) 4 times a day.
+    rows = page.locator("table.reconcile tbody tr")
+    cocodamol = rows.filter(has=page.locator("input[value='Co-codamol 30mg/500mg tablets']"))
+    tramadol = rows.filter(has=page.locator("input[value='Tramadol 50mg capsules']"))
+    expect(cocodamol).to_have_count(1)
+    cocodamol.locator("input[name^=dose_]").fill("60")
+    cocodamol.locator("input[name^=times_]").fill("4")
+    tramadol.locator("input[name^=include_]").uncheck()  # tramadol: planned later, one drug at a time
+    page.locator("select[name=market]").select_option("UK")
+    shot(page, "13-plan-reconcile")
+    page.get_by_role("button", name="Make the plan").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Taper plan: patient S004"))).to_be_visible()
+    expect(page.locator("svg.trajectory")).to_be_visible()
+    shot(page, "14-plan-draft")
+    page.locator("svg.trajectory").screenshot(path=str(SCREENSHOTS / "14b-plan-staircase.png"))
+    for form in page.locator("form.ack").all():
+        form.get_by_role("textbox").fill("Discussed with the patient; reviewed by the pharmacist.")
+        form.get_by_role("button", name="Acknowledge").click()
+        page.wait_for_load_state()
+    page.get_by_role("button", name="Agree this plan with the patient").click()
+    expect(page.locator("p .flag").first).to_have_text("agreed")
+    calendar = page.request.get(page.url + "/calendar.pdf")
+    assert calendar.status == 200
+    assert calendar.body().startswith(b"%PDF-")
+    shot(page, "15-plan-agreed")
+    assert page.problems == [], "\n".join(page.problems)

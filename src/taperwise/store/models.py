@@ -383,3 +383,36 @@ class ModuleSignOff(Stamped, Base):
     digest: Mapped[str] = mapped_column(String(64))
     signed_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class TaperPlanRecord(Stamped, Base):
+    """A taper plan made in the app: the request the clinician and patient chose, and the engine's plan.
+
+    A draft becomes agreed when every `requires_review` warning has been acknowledged with a reason; an
+    agreed plan is superseded (never deleted) by the next one agreed for the patient.
+    """
+
+    __tablename__ = "taper_plans"
+    __table_args__ = (Index("ix_taper_plans_patient", "patient_id", "created_at"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | agreed | superseded
+    request_json: Mapped[str] = mapped_column(Text)
+    plan_json: Mapped[str] = mapped_column(Text)
+    created_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agreed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    agreed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class PlanWarningAcknowledgement(Stamped, Base):
+    """A clinician's reason for going ahead despite one `requires_review` warning of a plan."""
+
+    __tablename__ = "plan_warning_acknowledgements"
+    __table_args__ = (Index("ix_plan_warning_acknowledgements_plan", "plan_id"),)
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("taper_plans.id"))
+    warning_code: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(Text)
+    acknowledged_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

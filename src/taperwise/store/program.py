@@ -95,9 +95,10 @@ class ModuleStatus:
     earlier_signoffs: int  # sign-offs of texts that have changed since
 
 
-def _patient(
+def clinical_patient(
     s: Session, user: User, patient_id: int | str, ip: str | None, agent: str | None
 ) -> Patient | None:
+    """The patient, when `user` may open program records of them; otherwise None, audited as denied."""
     number = patient_number(patient_id)
     patient = s.get(Patient, number) if number is not None else None
     allowed = (
@@ -158,7 +159,7 @@ def start_assessment(
 ) -> AssessmentSummary | None:
     if kind not in KINDS:
         raise RequestValidationError("kind", f"must be one of {', '.join(KINDS)}")
-    patient = _patient(s, user, patient_id, ip, agent)
+    patient = clinical_patient(s, user, patient_id, ip, agent)
     if patient is None:
         return None
     assessment = Assessment(
@@ -223,7 +224,7 @@ def _alert_view(s: Session, row: SafetyAlert) -> AlertView:
 def _assessment(
     s: Session, user: User, patient_id: int | str, assessment_id: int | str, ip: str | None, agent: str | None
 ) -> tuple[Patient, Assessment] | None:
-    patient = _patient(s, user, patient_id, ip, agent)
+    patient = clinical_patient(s, user, patient_id, ip, agent)
     if patient is None:
         return None
     number = patient_number(assessment_id)
@@ -463,7 +464,7 @@ def resolve_alert(
     agent: str | None,
 ) -> AlertView | None:
     """A clinician records what was done; only then does the alert end."""
-    patient = _patient(s, user, patient_id, ip, agent)
+    patient = clinical_patient(s, user, patient_id, ip, agent)
     if patient is None:
         return None
     number = patient_number(alert_id)

@@ -31,7 +31,7 @@ from taperwise import __version__
 from taperwise.errors import TaperwiseError
 from taperwise.settings import Settings
 from taperwise.store import Store, open_store
-from taperwise.web import account, api, auth, errors, logs, pages, program_pages
+from taperwise.web import account, api, auth, errors, logs, pages, plan_pages, program_pages
 from taperwise.web.csrf import CsrfRejected, verify_csrf
 from taperwise.web.rendering import make_templates
 from taperwise.web.sessions import SessionCodec, SessionMiddleware
@@ -155,6 +155,7 @@ def create_app(store_url: str, *, secret_key: str | None = None, warehouse: Path
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(program_pages.router)
+    app.include_router(plan_pages.router)
     app.include_router(account.router)
     app.include_router(api.router)
 

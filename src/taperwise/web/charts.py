@@ -211,7 +211,9 @@ def date_labels(scale: Scale) -> list[DateLabel]:
     return []
 
 
-def describe(steps: Sequence[Step], marks: Sequence[Mark], as_of: dt.date | None) -> str:
+def describe(
+    steps: Sequence[Step], marks: Sequence[Mark], as_of: dt.date | None, as_of_label: str = "registry date"
+) -> str:
     """The chart in one paragraph of words, for screen readers and for `<desc>`."""
     if not steps:
         text = "No opioid supply with a daily MME was found for this patient."
@@ -225,7 +227,7 @@ def describe(steps: Sequence[Step], marks: Sequence[Mark], as_of: dt.date | None
             f"{ordered[-1].end_date}."
         )
     if as_of is not None:
-        text += f" Registry date {as_of}."
+        text += f" {as_of_label[:1].upper()}{as_of_label[1:]} {as_of}."
     overlapped = [s for s in steps if s.overlapping]
     if overlapped:
         text += (
@@ -324,10 +326,13 @@ def trajectory_svg(
     chart_id: str = "trajectory",
     width: int = WIDTH,
     window_days: int = DEFAULT_WINDOW_DAYS,
+    as_of_label: str = "registry date",
+    as_of_text: str | None = None,
 ) -> Markup:
     """The whole chart as one `<svg>` element, safe to insert into a page. `width` is the drawn width in
     viewBox units (the page scales the drawing to its container); `window_days` the registry's lookback,
-    the least span drawn before the registry date."""
+    the least span drawn before the registry date. A taper plan's staircase marks its start instead
+    (`as_of_text="plan starts 2027-01-04"`, the words under the marker in full)."""
     scale = _scale(steps, as_of, thresholds, width=width, window_days=window_days)
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in step_points(steps, scale))
     cid = escape(chart_id)
@@ -336,16 +341,20 @@ def trajectory_svg(
         f'preserveAspectRatio="xMidYMid meet" font-size="{FONT_SIZE}" role="img" '
         f'xmlns="http://www.w3.org/2000/svg" aria-labelledby="{cid}-title {cid}-desc" id="{cid}">',
         f'<title id="{cid}-title">Daily MME over time</title>',
-        f'<desc id="{cid}-desc">{escape(describe(steps, marks, as_of))}</desc>',
+        f'<desc id="{cid}-desc">{escape(describe(steps, marks, as_of, as_of_label))}</desc>',
         *_axes(scale),
         *_thresholds(scale, thresholds),
     ]
     if as_of is not None:  # its label under the date labels, clear of the line, the harm marks and the dates
         x = scale.x(as_of + dt.timedelta(days=1))
         zero = scale.y(Decimal(0))
+        anchor = (
+            "start" if x < LEFT + (scale.width - LEFT - RIGHT) / 4 else "end"
+        )  # keep it inside the drawing
         parts.append(
             f'<g class="as-of"><line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{zero + 24:.1f}"/>'
-            f'<text x="{x:.1f}" y="{zero + 42:.1f}" text-anchor="end">registry date {as_of}</text></g>'
+            f'<text x="{x:.1f}" y="{zero + 42:.1f}" text-anchor="{anchor}">'
+            f"{escape(as_of_text or f'{as_of_label} {as_of}')}</text></g>"
         )
     parts += [f'<polyline class="mme-line" points="{path}"/>', *_overlaps(scale, steps)]
     parts += [*_harm_marks(scale, marks), "</svg>"]

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from taperwise.registry_schema import label
 from taperwise.store import program as program_store
 from taperwise.store.models import Patient
+from taperwise.store.plans import patient_plans
 from taperwise.store.worklist import current_metadata, patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.charts import trajectory_svg
@@ -82,6 +83,7 @@ def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Respon
             program = {
                 "assessments": program_store.patient_assessments(s, user, patient),
                 "alerts": program_store.open_alerts(s, view.patient_id),
+                "plans": patient_plans(s, patient.id),
                 "do_now": do_now(),
             }
     if view is None:

@@ -1,0 +1,147 @@
+"""Plans in the app: reconciliation from the registry's supply (the product as prescribed, no dose guessed),
+the engine's plan with its staircase, requires_review warnings acknowledged with a reason before agreement,
+one agreed plan at a time, and the calendar and letter printed from it — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from taperwise.store.models import AuditEvent, Patient, TaperPlanRecord
+from tests.web.conftest import csrf_of, patient_ids, sign_in
+
+OXY_ER = "12 HR Oxycodone Hydrochloride 30 MG Extended Release Oral Tablet"
+
+
+def _form(client: TestClient, **changes: str) -> dict[str, str]:
+    data = {
+        "csrf_token": csrf_of(client), "drug_0": OXY_ER, "include_0": "on", "dose_0": "30", "times_0": "2",
+        "start_date": "2025-04-07", "opioid_use_days": "400", "goal": "discontinue", "pace_reduction": "10",
+        "pace_unit": "percent_of_original", "pace_every_days": "28", "market": "US",
+    }  # fmt: skip
+    data.update(changes)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def _make(client: TestClient, label: str = "S001", **changes: str) -> tuple[int, str]:
+    number = patient_ids(client)[label]
+    response = client.post(f"/patients/{number}/plans", data=_form(client, **changes), follow_redirects=False)
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert re.fullmatch(rf"/patients/{number}/plans/\d+", location)
+    return number, location
+
+
+def test_reconciliation_starts_from_the_product_as_prescribed_and_guesses_no_dose(
+    signed_in: TestClient,
+) -> None:
+    number = patient_ids(signed_in)["S001"]
+    html = signed_in.get(f"/patients/{number}/plans/new").text
+    assert f'value="{OXY_ER}"' in html
+    assert "Alprazolam" not in html  # a benzodiazepine is not part of the opioid regimen …
+    assert 'name="benzodiazepine" checked' in html  # … but its overlap is ticked as a factor
+    assert 'name="dose_0" aria-label="Dose each time, line 1" value=""' in html
+    assert "60 units for 30 days" in html
+
+
+def test_a_request_the_engine_refuses_comes_back_as_entered_with_the_field_named(
+    signed_in: TestClient,
+) -> None:
+    number = patient_ids(signed_in)["S001"]
+    response = signed_in.post(f"/patients/{number}/plans", data=_form(signed_in, dose_0="31"))
+    assert response.status_code == 400
+    assert "Not planned: <bdi>regimen[0].dose" in response.text
+    assert 'value="31"' in response.text
+    missing = signed_in.post(f"/patients/{number}/plans", data=_form(signed_in, pace_reduction="ten"))
+    assert missing.status_code == 400
+    assert "pace.reduction: &#39;ten&#39; is not a number" in missing.text
+
+
+def test_a_plan_shows_its_staircase_steps_warnings_and_follow_ups(signed_in: TestClient) -> None:
+    _, page = _make(signed_in)
+    html = signed_in.get(page).text
+    assert '<svg class="trajectory"' in html or 'id="staircase' in html
+    assert "draft" in html
+    assert "Follow-up dates" in html
+    assert "30 × 12 HR Oxycodone" not in html  # units are the engine's product names, not the input text
+    assert "oxycodone 30 mg ER tablet" in html.lower() or "oxycodone" in html
+
+
+def test_a_plan_needing_review_is_agreed_only_after_each_warning_has_a_reason(
+    signed_in: TestClient, app: FastAPI
+) -> None:
+    number, page = _make(signed_in, suspected_oud="on")
+    html = signed_in.get(page).text
+    assert "requires review: suspected oud" in html
+    assert "disabled" in html
+    refused = signed_in.post(f"{page}/agree", data={"csrf_token": csrf_of(signed_in)})
+    assert refused.status_code == 400
+    assert (
+        "cannot be agreed until each warning that requires review has a reason: suspected_oud" in refused.text
+    )
+    empty = signed_in.post(f"{page}/acknowledge", data={"warning": "suspected_oud", "reason": " ",
+                                                        "csrf_token": csrf_of(signed_in)})  # fmt: skip
+    assert empty.status_code == 400
+    codes = re.findall(r'name="warning" value="([a-z_]+)"', html)
+    assert "suspected_oud" in codes
+    for code in codes:
+        ok = signed_in.post(f"{page}/acknowledge", follow_redirects=False, data={
+            "warning": code, "reason": "Assessed: criteria not met; patient prefers a slow taper.",
+            "csrf_token": csrf_of(signed_in)})  # fmt: skip
+        assert ok.status_code == 303
+    agreed = signed_in.post(f"{page}/agree", data={"csrf_token": csrf_of(signed_in)}, follow_redirects=False)
+    assert agreed.status_code == 303
+    after = signed_in.get(page).text
+    assert "agreed" in after
+    assert "Acknowledged</strong> by <bdi>Dr Avery</bdi>" in after
+    with app.state.store.session() as s:
+        patient = s.get(Patient, number)
+        assert patient is not None
+        assert patient.in_program
+
+
+def test_agreeing_a_new_plan_supersedes_the_old_one_and_keeps_it(signed_in: TestClient, app: FastAPI) -> None:
+    _, first = _make(signed_in)
+    signed_in.post(f"{first}/agree", data={"csrf_token": csrf_of(signed_in)})
+    _, second = _make(signed_in, pace_reduction="5")
+    signed_in.post(f"{second}/agree", data={"csrf_token": csrf_of(signed_in)})
+    with app.state.store.session() as s:
+        statuses = [row.status for row in s.scalars(select(TaperPlanRecord).order_by(TaperPlanRecord.id))]
+    assert statuses == ["superseded", "agreed"]
+
+
+def test_the_calendar_and_letter_print_from_the_plan_and_the_print_is_audited(
+    signed_in: TestClient, app: FastAPI
+) -> None:
+    _, page = _make(signed_in)
+    for document in ("calendar", "letter"):
+        response = signed_in.get(f"{page}/{document}.pdf")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.content.startswith(b"%PDF-")
+    assert signed_in.get(f"{page}/recipe.pdf").status_code == 404
+    with app.state.store.session() as s:
+        query = select(AuditEvent).where(
+            AuditEvent.action == "export", AuditEvent.entity_type == "taper_plan"
+        )
+        exports = s.scalars(query).all()
+    assert len(exports) == 2
+
+
+def test_an_analyst_cannot_open_plan_pages(signed_in: TestClient, app: FastAPI) -> None:
+    number, page = _make(signed_in)
+    with TestClient(app, base_url="https://testserver") as analyst:
+        sign_in(analyst, "ana.lyst")
+        assert analyst.get(page).status_code == 404
+        assert analyst.get(f"/patients/{number}/plans/new").status_code == 404
+        assert analyst.get(f"{page}/calendar.pdf").status_code == 404
+
+
+def test_the_patient_page_lists_the_plans(signed_in: TestClient) -> None:
+    number, page = _make(signed_in)
+    html = signed_in.get(f"/patients/{number}").text
+    assert "Plan a taper" in html
+    assert f'href="{page}"' in html
