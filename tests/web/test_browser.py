@@ -578,4 +578,18 @@ def test_a_clinician_reconciles_plans_acknowledges_and_agrees_a_taper_and_opens_
     assert calendar.status == 200
     assert calendar.body().startswith(b"%PDF-")
     shot(page, "15-plan-agreed")
+
+    # Two follow-ups: moderate withdrawal pauses the plan, then the patient is ready to continue.
+    page.get_by_role("link", name="Record a follow-up").click()
+    page.get_by_label("COWS (0–48)").fill("14")
+    page.get_by_role("button", name="Record the follow-up and adapt the plan").click()
+    expect(page.locator("#history-heading")).to_be_visible()
+    expect(page.locator("table").filter(has_text="Decision").first).to_contain_text("pause")
+    shot(page, "16-plan-after-follow-up")
+    page.get_by_role("link", name="Record a follow-up").click()
+    page.get_by_label("COWS (0–48)").fill("3")
+    page.get_by_role("button", name="Record the follow-up and adapt the plan").click()
+    expect(page.locator("#history-heading")).to_be_visible()
+    expect(page.locator("table").filter(has_text="Decision").first.locator("tbody tr")).to_have_count(2)
+    assert page.request.get(page.url + "/calendar.pdf").body().startswith(b"%PDF-")
     assert page.problems == [], "\n".join(page.problems)

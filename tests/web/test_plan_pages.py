@@ -4,6 +4,8 @@ one agreed plan at a time, and the calendar and letter printed from it — on SQ
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 
 from fastapi import FastAPI
@@ -18,10 +20,19 @@ OXY_ER = "12 HR Oxycodone Hydrochloride 30 MG Extended Release Oral Tablet"
 
 def _form(client: TestClient, **changes: str) -> dict[str, str]:
     data = {
-        "csrf_token": csrf_of(client), "drug_0": OXY_ER, "include_0": "on", "dose_0": "30", "times_0": "2",
-        "start_date": "2025-04-07", "opioid_use_days": "400", "goal": "discontinue", "pace_reduction": "10",
-        "pace_unit": "percent_of_original", "pace_every_days": "28", "market": "US",
-    }  # fmt: skip
+        "csrf_token": csrf_of(client),
+        "drug_0": OXY_ER,
+        "include_0": "on",
+        "dose_0": "30",
+        "times_0": "2",
+        "start_date": dt.date.today().isoformat(),
+        "opioid_use_days": "400",
+        "goal": "discontinue",
+        "pace_reduction": "10",
+        "pace_unit": "percent_of_original",
+        "pace_every_days": "28",
+        "market": "US",
+    }
     data.update(changes)
     return {key: value for key, value in data.items() if value != ""}
 
@@ -82,15 +93,23 @@ def test_a_plan_needing_review_is_agreed_only_after_each_warning_has_a_reason(
     assert (
         "cannot be agreed until each warning that requires review has a reason: suspected_oud" in refused.text
     )
-    empty = signed_in.post(f"{page}/acknowledge", data={"warning": "suspected_oud", "reason": " ",
-                                                        "csrf_token": csrf_of(signed_in)})  # fmt: skip
+    empty = signed_in.post(
+        f"{page}/acknowledge",
+        data={"warning": "suspected_oud", "reason": " ", "csrf_token": csrf_of(signed_in)},
+    )
     assert empty.status_code == 400
     codes = re.findall(r'name="warning" value="([a-z_]+)"', html)
     assert "suspected_oud" in codes
     for code in codes:
-        ok = signed_in.post(f"{page}/acknowledge", follow_redirects=False, data={
-            "warning": code, "reason": "Assessed: criteria not met; patient prefers a slow taper.",
-            "csrf_token": csrf_of(signed_in)})  # fmt: skip
+        ok = signed_in.post(
+            f"{page}/acknowledge",
+            follow_redirects=False,
+            data={
+                "warning": code,
+                "reason": "Assessed: criteria not met; patient prefers a slow taper.",
+                "csrf_token": csrf_of(signed_in),
+            },
+        )
         assert ok.status_code == 303
     agreed = signed_in.post(f"{page}/agree", data={"csrf_token": csrf_of(signed_in)}, follow_redirects=False)
     assert agreed.status_code == 303
@@ -145,3 +164,96 @@ def test_the_patient_page_lists_the_plans(signed_in: TestClient) -> None:
     html = signed_in.get(f"/patients/{number}").text
     assert "Plan a taper" in html
     assert f'href="{page}"' in html
+
+
+def _agreed(client: TestClient) -> tuple[int, str]:
+    # Started five weeks ago: today's visit falls in step 2, as a follow-up usually does.
+    number, page = _make(client, start_date=(dt.date.today() - dt.timedelta(days=35)).isoformat())
+    assert (
+        client.post(f"{page}/agree", data={"csrf_token": csrf_of(client)}, follow_redirects=False).status_code
+        == 303
+    )
+    return number, page
+
+
+def _follow_up(client: TestClient, page: str, **changes: str) -> object:
+    """Post the follow-up form as the app fills it in (doses of the step in force), with `changes`."""
+    form = client.get(f"{page}/follow-up").text
+    data = dict(re.findall(r'name="(taken_\d+_\d+)"[^>]*value="([^"]*)"', form))
+    data.update(
+        {
+            "csrf_token": csrf_of(client),
+            "date": dt.date.today().isoformat(),
+            "peg": "6",
+            "phq9_item9": "0",
+            "preference": "continue",
+        }
+    )
+    data.update(changes)
+    return client.post(
+        f"{page}/follow-up", data={k: v for k, v in data.items() if v != ""}, follow_redirects=False
+    )
+
+
+def test_a_follow_up_with_moderate_withdrawal_pauses_the_plan_and_says_why(
+    signed_in: TestClient, app: FastAPI
+) -> None:
+    _, page = _agreed(signed_in)
+    form = signed_in.get(f"{page}/follow-up").text
+    assert 'name="taken_0_0"' in form
+    response = _follow_up(signed_in, page, cows="14")
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    adapted = response.headers["location"]  # type: ignore[attr-defined]
+    assert adapted != page
+    html = signed_in.get(adapted).text
+    assert "<strong>pause</strong>" in html
+    assert "moderate withdrawal (COWS 13 to 24)" in html
+    with app.state.store.session() as s:
+        rows = list(s.scalars(select(TaperPlanRecord).order_by(TaperPlanRecord.id)))
+    assert [row.status for row in rows] == ["superseded", "agreed"]
+    assert rows[1].previous_plan_id == rows[0].id
+    before = json.loads(rows[0].plan_json)["steps"]
+    after = json.loads(rows[1].plan_json)["steps"]
+    assert after[2]["start_date"] > before[2]["start_date"]  # the next step waits: the calendar changes
+
+
+def test_a_follow_up_the_engine_refuses_comes_back_as_entered(signed_in: TestClient) -> None:
+    _, page = _agreed(signed_in)
+    response = _follow_up(signed_in, page, cows="99")
+    assert response.status_code == 400  # type: ignore[attr-defined]
+    body = response.text  # type: ignore[attr-defined]
+    assert "Not recorded: <bdi>follow_up.cows" in body
+    assert 'name="cows" value="99"' in body
+
+
+def test_a_draft_plan_cannot_take_a_follow_up(signed_in: TestClient) -> None:
+    _, page = _make(signed_in)
+    response = _follow_up(signed_in, page)
+    assert response.status_code == 400  # type: ignore[attr-defined]
+    assert "a follow-up adapts the agreed plan" in response.text  # type: ignore[attr-defined]
+
+
+def test_the_follow_up_form_starts_from_the_latest_follow_up_scores(signed_in: TestClient) -> None:
+    number, page = _agreed(signed_in)
+    started = signed_in.post(
+        f"/patients/{number}/assessments",
+        data={"kind": "follow-up", "csrf_token": csrf_of(signed_in)},
+        follow_redirects=False,
+    )
+    assessment = started.headers["location"]
+    cows = {
+        "cows_pulse": "1",
+        "cows_sweating": "1",
+        "cows_restlessness": "1",
+        "cows_pupils": "1",
+        "cows_aches": "2",
+        "cows_nose_eyes": "1",
+        "cows_gut": "2",
+        "cows_tremor": "1",
+        "cows_yawning": "1",
+        "cows_anxiety": "2",
+        "cows_gooseflesh": "0",
+    }
+    signed_in.post(f"{assessment}/instruments/cows", data={**cows, "csrf_token": csrf_of(signed_in)})
+    form = signed_in.get(f"{page}/follow-up").text
+    assert 'name="cows" value="13"' in form

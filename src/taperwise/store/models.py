@@ -404,6 +404,9 @@ class TaperPlanRecord(Stamped, Base):
     agreed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     agreed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # A plan adapted after a follow-up (migration 0009): the plan it replaced, and the follow-up as entered.
+    previous_plan_id: Mapped[int | None] = mapped_column(ForeignKey("taper_plans.id"))
+    follow_up_json: Mapped[str | None] = mapped_column(Text)
 
 
 class PlanWarningAcknowledgement(Stamped, Base):

@@ -314,3 +314,59 @@ def patient_plans(s: Session, patient_id: int) -> tuple[PlanSummary, ...]:
         .order_by(TaperPlanRecord.created_at.desc(), TaperPlanRecord.id.desc())
     )
     return tuple(_summary(s, row) for row in rows)
+
+
+def record_follow_up(
+    s: Session,
+    user: User,
+    patient_id: int | str,
+    plan_id: int | str,
+    follow_up: dict[str, Any],
+    ip: str | None,
+    agent: str | None,
+) -> PlanSummary | None:
+    """Run the engine's adaptation on the agreed plan with this follow-up; the adapted plan replaces it
+    (agreed, naming the plan it replaced, the follow-up kept) and the old one is superseded. Raises
+    RequestValidationError naming the field when the engine refuses the follow-up; nothing is written."""
+    from taperwise.taper import adapt_plan
+
+    record = _record(s, user, patient_id, plan_id, ip, agent)
+    if record is None:
+        return None
+    if record.status != "agreed":
+        raise RequestValidationError("plan", f"is {record.status}: a follow-up adapts the agreed plan")
+    adapted = adapt_plan(json.loads(record.plan_json), follow_up)
+    now = utc_now()
+    new = TaperPlanRecord(
+        patient_id=record.patient_id,
+        organisation_id=record.organisation_id,
+        status="agreed",
+        request_json=record.request_json,
+        plan_json=adapted.to_json(),
+        created_by_user_id=user.id,
+        agreed_at=now,
+        agreed_by_user_id=user.id,
+        previous_plan_id=record.id,
+        follow_up_json=json.dumps(follow_up, sort_keys=True),
+    )
+    record.status = "superseded"
+    record.superseded_at = now
+    s.add(new)
+    s.flush()
+    decision = adapted.history[-1] if adapted.history else None
+    detail = f"follow-up: {decision.decision} ({decision.rule})" if decision else "follow-up"
+    record_audit(
+        s,
+        user,
+        "supersede",
+        "taper_plan",
+        record.id,
+        ip,
+        agent,
+        f"by plan {new.id} after a follow-up",
+        organisation_id=record.organisation_id,
+    )
+    record_audit(
+        s, user, "create", "taper_plan", new.id, ip, agent, detail, organisation_id=record.organisation_id
+    )
+    return _summary(s, new)

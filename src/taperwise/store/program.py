@@ -561,3 +561,17 @@ def answer_history(s: Session, assessment_id: int) -> list[tuple[str, str | None
     )
     names = _names(s, *(row.entered_by_user_id for row in rows))
     return [(row.item_id, row.value, row.created_at, names.get(row.entered_by_user_id, "?")) for row in rows]
+
+
+def latest_results(s: Session, patient_id: int, kind: str) -> dict[str, InstrumentResult]:
+    """The scores of the patient's newest assessment of this kind (the caller has checked access): what a
+    follow-up form starts from, so the COWS or PEG scored in the app is the one the plan adapts to."""
+    newest = s.scalars(
+        select(Assessment)
+        .where(Assessment.patient_id == patient_id, Assessment.kind == kind)
+        .order_by(Assessment.created_at.desc(), Assessment.id.desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        return {}
+    return _results(newest, current_answers(s, newest.id))

@@ -22,7 +22,7 @@ from taperwise.errors import RequestValidationError
 from taperwise.reports.documents import Contact, calendar_html, letter_html, to_pdf
 from taperwise.store import plans as repo
 from taperwise.store.models import Patient
-from taperwise.store.program import can_record_clinical, open_alerts
+from taperwise.store.program import can_record_clinical, latest_results, open_alerts
 from taperwise.store.worklist import patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.charts import Step as ChartStep
@@ -42,13 +42,19 @@ FACTORS = {
     "sleep_apnoea": "Sleep apnoea",
     "liver_disease": "Liver disease",
 }
-PACE_UNITS = {"percent_of_original": "% of the original dose", "percent_of_current": "% of the current dose",
-              "absolute": "mg (or mcg/hr) a day"}  # fmt: skip
+PACE_UNITS = {
+    "percent_of_original": "% of the original dose",
+    "percent_of_current": "% of the current dose",
+    "absolute": "mg (or mcg/hr) a day",
+}
 
 
 def _not_found(request: Request, user: Any) -> Response:
-    context = {"title": "Not found", "message": "There is no such plan or patient in your organisations' "
-               "records, or your role cannot open it."}  # fmt: skip
+    context = {
+        "title": "Not found",
+        "message": "There is no such plan or patient in your organisations' "
+        "records, or your role cannot open it.",
+    }
     return render(request, "error.html", context, user=user, status_code=404)
 
 
@@ -102,9 +108,16 @@ def _supply_text(prescription: Any, days_since_end: int) -> str:
 def _form_context(
     prefill: dict[str, Any], values: dict[str, str], error: RequestValidationError | None
 ) -> dict[str, Any]:
-    return {"v": prefill["view"], "values": values, "supply": prefill["supply"],
-            "rows": max(prefill["rows"], _rows_in(values)), "factors": FACTORS, "pace_units": PACE_UNITS,
-            "error": error, "error_field": error.field if error else None}  # fmt: skip
+    return {
+        "v": prefill["view"],
+        "values": values,
+        "supply": prefill["supply"],
+        "rows": max(prefill["rows"], _rows_in(values)),
+        "factors": FACTORS,
+        "pace_units": PACE_UNITS,
+        "error": error,
+        "error_field": error.field if error else None,
+    }
 
 
 def _rows_in(values: dict[str, str]) -> int:
@@ -145,13 +158,16 @@ def request_from_form(form: FormData | dict[str, str]) -> dict[str, Any]:
     request: dict[str, Any] = {
         "start_date": text.get("start_date", ""),
         "regimen": regimen,
-        "goal": {"type": "discontinue"} if text.get("goal") != "target_daily_mme"
+        "goal": {"type": "discontinue"}
+        if text.get("goal") != "target_daily_mme"
         else {"type": "target_daily_mme", "value": _number(text.get("target_mme", ""), "goal.value")},
-        "pace": {"reduction": _number(text.get("pace_reduction", ""), "pace.reduction"),
-                 "unit": text.get("pace_unit", ""),
-                 "every_days": _number(text.get("pace_every_days", ""), "pace.every_days")},
+        "pace": {
+            "reduction": _number(text.get("pace_reduction", ""), "pace.reduction"),
+            "unit": text.get("pace_unit", ""),
+            "every_days": _number(text.get("pace_every_days", ""), "pace.every_days"),
+        },
         "patient_factors": {name: text.get(name) == "on" for name in FACTORS},
-    }  # fmt: skip
+    }
     if text.get("opioid_use_days"):
         request["opioid_use_days"] = _number(text["opioid_use_days"], "opioid_use_days")
     if text.get("market") in ("US", "UK"):
@@ -201,10 +217,20 @@ def staircase(plan_view: repo.PlanView) -> Any:
     start = plan.baseline.start_date
     steps = [ChartStep(start - dt.timedelta(days=28), start - dt.timedelta(days=1), plan.baseline.daily_mme)]
     for step in plan.steps:
-        steps.append(ChartStep(step.start_date, step.end_date or step.start_date + dt.timedelta(days=14),
-                               step.daily_mme))  # fmt: skip
-    return trajectory_svg(steps, (), as_of=start - dt.timedelta(days=1), chart_id="staircase", window_days=28,
-                          as_of_label="plan starts", as_of_text=f"plan starts {start}")  # fmt: skip
+        steps.append(
+            ChartStep(
+                step.start_date, step.end_date or step.start_date + dt.timedelta(days=14), step.daily_mme
+            )
+        )
+    return trajectory_svg(
+        steps,
+        (),
+        as_of=start - dt.timedelta(days=1),
+        chart_id="staircase",
+        window_days=28,
+        as_of_label="plan starts",
+        as_of_text=f"plan starts {start}",
+    )
 
 
 @router.get("/patients/{patient_id}/plans/{plan_id}")
@@ -241,8 +267,13 @@ def _back_with(request: Request, user: Any, patient_id: str, plan_id: str, messa
         view = repo.plan_view(s, user, patient_id, plan_id, ip, agent)
     if view is None:
         return _not_found(request, user)
-    return render(request, "plan.html", {"p": view, "chart": staircase(view), "error": message}, user=user,
-                  status_code=400)  # fmt: skip
+    return render(
+        request,
+        "plan.html",
+        {"p": view, "chart": staircase(view), "error": message},
+        user=user,
+        status_code=400,
+    )
 
 
 @router.post("/patients/{patient_id}/plans/{plan_id}/agree")
@@ -272,3 +303,121 @@ def document(request: Request, patient_id: str, plan_id: str, document: str, use
     html = calendar_html(view.plan, contact) if document == "calendar" else letter_html(view.plan, contact)
     headers = {"Content-Disposition": f'inline; filename="{document}-plan-{view.summary.id}.pdf"'}
     return Response(to_pdf(html), media_type="application/pdf", headers=headers)
+
+
+def _step_on(view: repo.PlanView, day: dt.date) -> Any:
+    current = view.plan.baseline
+    for step in view.plan.steps:
+        if step.start_date <= day:
+            current = step
+    return current
+
+
+def _follow_up_prefill(view: repo.PlanView, results: dict[str, Any], day: dt.date) -> dict[str, str]:
+    values: dict[str, str] = {"date": day.isoformat(), "preference": "continue"}
+    step = _step_on(view, day)
+    for index in range(len(view.plan.request.regimen)):
+        doses = [a.dose for a in step.administrations if a.regimen_index == index]
+        for position, dose in enumerate(doses):
+            values[f"taken_{index}_{position}"] = format(dose.normalize(), "f")
+    scores = {score.score_id: score for result in results.values() for score in result.scores}
+    for field, score_id in (("cows", "cows_total"), ("sows", "sows_total"), ("peg", "peg_score")):
+        if score_id in scores and scores[score_id].value is not None:
+            values[field] = format(scores[score_id].value, "f")
+    phq9 = results.get("phq9")
+    item9 = phq9.answers.get("phq9_9") if phq9 is not None else None
+    if isinstance(item9, int):
+        values["phq9_item9"] = str(item9)
+    return values
+
+
+def _follow_up_rows(view: repo.PlanView, values: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for index, item in enumerate(view.plan.request.regimen):
+        slots = sorted({int(key.split("_")[2]) for key in values if key.startswith(f"taken_{index}_")})
+        rows.append({"index": index, "drug": item.drug, "slots": slots or [0]})
+    return rows
+
+
+def follow_up_from_form(values: dict[str, str], regimen_size: int) -> dict[str, Any]:
+    """The engine's follow-up from the form; blank scores are left out (unknown, never 0)."""
+    taken = []
+    for index in range(regimen_size):
+        doses = [
+            _number(values[key], f"doses_taken[{index}]")
+            for key in sorted(
+                (k for k in values if k.startswith(f"taken_{index}_") and values[k] != ""),
+                key=lambda k: int(k.split("_")[2]),
+            )
+        ]
+        taken.append({"regimen_index": index, "doses": doses})
+    follow_up: dict[str, Any] = {
+        "date": values.get("date", ""),
+        "doses_taken": taken,
+        "oud_signs": values.get("oud_signs") == "on",
+        "preference": values.get("preference", "continue"),
+    }
+    for field in ("cows", "sows", "phq9_item9", "peg"):
+        if values.get(field, "") != "":
+            follow_up[field] = _number(values[field], field)
+    if values.get("note", "").strip():
+        follow_up["note"] = values["note"].strip()
+    if values.get("review_by", "").strip():
+        follow_up["specialist_review"] = {
+            "by": values["review_by"].strip(),
+            "date": values.get("date", ""),
+            "decision": values.get("review_decision", ""),
+            "note": values.get("review_note", "").strip(),
+        }
+    return follow_up
+
+
+def _follow_up_page(
+    request: Request,
+    user: Any,
+    view: repo.PlanView,
+    values: dict[str, str],
+    error: RequestValidationError | None,
+    code: int = 200,
+) -> Response:
+    context = {"p": view, "values": values, "rows": _follow_up_rows(view, values), "error": error}
+    return render(request, "plan_follow_up.html", context, user=user, status_code=code)
+
+
+@router.get("/patients/{patient_id}/plans/{plan_id}/follow-up")
+def follow_up_form(request: Request, patient_id: str, plan_id: str, user: CurrentUser) -> Response:
+    ip, agent = client_of(request)
+    with store_of(request).session() as s:
+        view = repo.plan_view(s, user, patient_id, plan_id, ip, agent)
+        results = latest_results(s, view.summary.patient_id, "follow-up") if view is not None else {}
+    if view is None:
+        return _not_found(request, user)
+    return _follow_up_page(request, user, view, _follow_up_prefill(view, results, dt.date.today()), None)
+
+
+@router.post("/patients/{patient_id}/plans/{plan_id}/follow-up")
+async def follow_up(request: Request, patient_id: str, plan_id: str, user: CurrentUser) -> Response:
+    form = await request.form()
+    values = {
+        key: str(value) for key, value in form.items() if key != "csrf_token" and isinstance(value, str)
+    }
+    ip, agent = client_of(request)
+    store = store_of(request)
+    try:
+        with store.session() as s:
+            view = repo.plan_view(s, user, patient_id, plan_id, ip, agent)
+            if view is None:
+                return _not_found(request, user)
+            visit = follow_up_from_form(values, len(view.plan.request.regimen))
+            made = repo.record_follow_up(s, user, patient_id, plan_id, visit, ip, agent)
+    except RequestValidationError as exc:
+        with store.session() as s:
+            view = repo.plan_view(s, user, patient_id, plan_id, ip, agent)
+        if view is None:
+            return _not_found(request, user)
+        return _follow_up_page(request, user, view, values, exc, 400)
+    if made is None:
+        return _not_found(request, user)
+    return RedirectResponse(
+        f"/patients/{made.patient_id}/plans/{made.id}", status_code=status.HTTP_303_SEE_OTHER
+    )
