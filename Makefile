@@ -66,6 +66,9 @@ demo-batch: install
 		TAPERWISE_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/taperwise users add $$1 --role $$2 --specialty $$3 \
 			--org DEMO --db $(DEMO_DB) >/dev/null || exit 1; \
 	done
+	$(BIN)/python -m taperwise.demo --db $(DEMO_DB) --org DEMO --user demo-gp
+	$(BIN)/taperwise program calendar $(DEMO_OUT)/taper-plan.json -o $(DEMO_OUT)/calendar.pdf --clinic "Demo Practice"
+	$(BIN)/taperwise program letter $(DEMO_OUT)/taper-plan.json -o $(DEMO_OUT)/letter.pdf --clinic "Demo Practice"
 	@echo
 	@echo "Outputs in $(DEMO_OUT)/:"
 	@echo "  fhir/                      the synthetic FHIR R4 bulk export (2,000 patients)"
@@ -75,9 +78,11 @@ demo-batch: install
 	@echo "  window.csv                 per patient, the 90 days to $(DEMO_AS_OF): total MME and mme1-mme4"
 	@echo "  registry.csv               the prioritised worklist (+ metadata and segments beside it)"
 	@echo "  taper-plan.json            a taper plan from examples/taper-request.json"
+	@echo "  calendar.pdf, letter.pdf   that plan's patient calendar and GP/team letter"
 	@echo "  taperwise.db               the clinical store, registry published for organisation DEMO"
 	@echo
 	@echo "Demo users (password: $(DEMO_PASSWORD)): demo-gp (clinician), demo-pharmacist, demo-analyst (de-identified)"
+	@echo "One synthetic patient is already in the program (printed above): an assessment, an agreed plan, a follow-up."
 
 demo: demo-batch
 	@echo "Serving http://127.0.0.1:8000 — sign in as demo-gp / $(DEMO_PASSWORD); Ctrl-C to stop"
