@@ -236,8 +236,9 @@ def test_the_inherited_patient_checklist_appears_when_the_prescriber_changed(pag
     expect(page.locator("table.worklist tbody tr")).to_have_count(1)
     page.get_by_role("link", name="S004").click()
     checklist = page.locator("section.checklist")
-    expect(checklist.get_by_role("checkbox")).to_have_count(4)
+    expect(checklist.get_by_role("checkbox")).to_have_count(5)
     expect(checklist).to_contain_text("prescription monitoring")
+    expect(checklist.get_by_role("radio")).to_have_count(4)  # the decision that ends the intake
     shot(page, "07-patient-s004-inherited")
 
 

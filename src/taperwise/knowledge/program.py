@@ -246,3 +246,52 @@ def _json(name: str) -> dict[str, Any]:
     except ValueError as exc:
         raise KnowledgeError(f"program/{name}: not valid JSON ({exc})") from exc
     return data
+
+
+@dataclass(frozen=True)
+class IntakeItem:
+    """One step of the inherited-patient intake (seed 002: records, PDMP, urine drug test, agreement)."""
+
+    item_id: str
+    label: str
+    detail: str
+    source_id: str
+    source: str
+
+
+@dataclass(frozen=True)
+class IntakeDecision:
+    """How an intake ends; `needs` names what must be written with it (a referral, a bridging plan)."""
+
+    decision: str
+    label: str
+    needs: tuple[str, ...]
+    meaning: str
+    source_id: str
+
+
+@cache
+def load_intake_checklist() -> tuple[IntakeItem, ...]:
+    sources = load_program_sources()
+    items = []
+    for number, row in enumerate(read_data_csv(_DATA / "intake-checklist.csv"), start=2):
+        if row["source_id"] not in sources:
+            raise KnowledgeError(
+                f"program/intake-checklist.csv, line {number}: unknown source {row['source_id']!r}"
+            )
+        items.append(IntakeItem(row["item_id"], row["label"], row["detail"], row["source_id"], row["source"]))
+    return tuple(items)
+
+
+@cache
+def load_intake_decisions() -> tuple[IntakeDecision, ...]:
+    sources = load_program_sources()
+    decisions = []
+    for number, row in enumerate(read_data_csv(_DATA / "intake-decisions.csv"), start=2):
+        needs = tuple(part for part in row["needs"].split(";") if part)
+        if row["source_id"] not in sources or not set(needs) <= {"referral", "bridging"}:
+            raise KnowledgeError(f"program/intake-decisions.csv, line {number}: unknown source or need")
+        decisions.append(
+            IntakeDecision(row["decision"], row["label"], needs, row["meaning"], row["source_id"])
+        )
+    return tuple(decisions)

@@ -419,3 +419,34 @@ class PlanWarningAcknowledgement(Stamped, Base):
     warning_code: Mapped[str] = mapped_column(String(50))
     reason: Mapped[str] = mapped_column(Text)
     acknowledged_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class IntakeReview(Stamped, Base):
+    """An inherited patient's intake: opened when a clinician starts the checklist, open until a decision
+    is recorded — so it stays on the worklist, whatever the registry says, until someone decides."""
+
+    __tablename__ = "intake_reviews"
+    __table_args__ = (Index("ix_intake_reviews_open", "organisation_id", "decided_at"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    opened_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str | None] = mapped_column(String(30))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    referral: Mapped[str | None] = mapped_column(Text)
+    bridging_plan: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class IntakeCheck(Stamped, Base):
+    """One saved state of one checklist item (done or not, with a note); the newest per item is current."""
+
+    __tablename__ = "intake_checks"
+    __table_args__ = (Index("ix_intake_checks_intake", "intake_id", "item_id"),)
+
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intake_reviews.id"))
+    item_id: Mapped[str] = mapped_column(String(50))
+    done: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text, default="")
+    checked_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -14,15 +14,17 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, status
 from starlette.responses import RedirectResponse, Response
 
+from taperwise.knowledge.program import load_intake_decisions
 from taperwise.registry_schema import label
 from taperwise.store import program as program_store
+from taperwise.store.intake import current_intake, open_intakes
 from taperwise.store.models import Patient
 from taperwise.store.plans import patient_plans
 from taperwise.store.worklist import current_metadata, patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.charts import trajectory_svg
 from taperwise.web.filters import FILTER_NAMES, FilterError, WorklistFilters
-from taperwise.web.picture import harm_window_days, label_values, picture_of
+from taperwise.web.picture import harm_window_days, intake_checklist, label_values, picture_of
 from taperwise.web.program_pages import do_now
 from taperwise.web.rendering import render
 from taperwise.web.rx_filters import prescription_table
@@ -57,17 +59,19 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
         filters = WorklistFilters.parse(dict(request.query_params))
     except FilterError as exc:
         context = {"filters": WorklistFilters(), "labels": FILTER_LABELS, "page": None,
-                   "error": str(exc), "urlencode": urlencode, "flags": {}}  # fmt: skip
+                   "error": str(exc), "urlencode": urlencode, "flags": {}, "intakes": ()}  # fmt: skip
         return render(request, template, context, user=user, status_code=400)
     with store_of(request).session() as s:
         page = filters.run(s, user, client=client_of(request))
         metadata = current_metadata(s, user)
+        intakes = open_intakes(s, user)
     values = label_values(metadata)
     names = ("high_dose_50", "high_dose_90", "avg_daily_mme_90d", "max_daily_mme_90d")
     flags = {name: label(name, values) for name in names} | {"harm_days": str(harm_window_days(metadata))}
     context = {"filters": filters,
                "labels": FILTER_LABELS | {"high_dose_90": flags["high_dose_90"] + " (or unknown)"},
-               "page": page, "error": None, "urlencode": urlencode, "flags": flags}  # fmt: skip
+               "page": page, "error": None, "urlencode": urlencode, "flags": flags,
+               "intakes": intakes}  # fmt: skip
     return render(request, template, context, user=user)
 
 
@@ -85,6 +89,10 @@ def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Respon
                 "alerts": program_store.open_alerts(s, view.patient_id),
                 "plans": patient_plans(s, patient.id),
                 "do_now": do_now(),
+                "intake": current_intake(s, patient.id),
+                "checklist": intake_checklist(),
+                "decisions": {d.decision: d for d in load_intake_decisions()},
+                "intake_error": request.query_params.get("intake_error"),
             }
     if view is None:
         # The same answer for "no such patient" and "another organisation's patient": existence is not

@@ -5,23 +5,21 @@ arranges what the registry published: flags with the definitions the registry wr
 regimen active on the registry date, prescriptions grouped by prescriber and by pharmacy (the
 fragmentation view), and the alerts. The naloxone and benzodiazepine alerts reuse the taper engine's
 rule data (rules.json `naloxone`, warnings.csv), so the threshold and the source are the same in a plan
-and on this page. The inherited-patient checklist is data with sources (data/intake-checklist.csv).
+and on this page. The inherited-patient checklist is data with sources
+(knowledge/data/program/intake-checklist.csv).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from taperwise.alerts import Alert, ExposureFacts, exposure_alerts
+from taperwise.knowledge.program import load_intake_checklist
 from taperwise.knowledge.registry import load_registry_settings
 from taperwise.registry_schema import label, metadata_values
 from taperwise.store.models import RegistryEntry
@@ -76,11 +74,8 @@ class PatientPicture:
     lookback_days: int = 180  # the snapshot's lookback window (the current regimen reaches back this far)
 
 
-@cache
 def intake_checklist() -> tuple[ChecklistItem, ...]:
-    text = (resources.files("taperwise.web") / "data" / "intake-checklist.csv").read_text(encoding="utf-8")
-    rows = csv.DictReader(io.StringIO(text, newline=""))
-    return tuple(ChecklistItem(r["item_id"], r["label"], r["detail"], r["source"]) for r in rows)
+    return tuple(ChecklistItem(i.item_id, i.label, i.detail, i.source) for i in load_intake_checklist())
 
 
 def _mme(value: Decimal) -> str:

@@ -11,6 +11,7 @@ role and organisation and audits in the same transaction.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, status
 from markdown_it import MarkdownIt
@@ -22,6 +23,7 @@ from taperwise.knowledge.instruments import alert_rules, instrument_by_id, load_
 from taperwise.knowledge.program import load_templates, module_by_id, template_by_id
 from taperwise.program.scoring import AnswerError
 from taperwise.program.selection import assessment_values, recommend, session_plan
+from taperwise.store import intake as intake_store
 from taperwise.store import program as repo
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.rendering import render
@@ -272,3 +274,36 @@ async def sign_off(request: Request, module_id: str, user: CurrentUser) -> Respo
             status_code=403,
         )
     return _see(f"/program/modules/{module_id}")
+
+
+async def _intake_form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: str(value) for key, value in form.items() if key != "csrf_token" and isinstance(value, str)}
+
+
+@router.post("/patients/{patient_id}/intake/checklist")
+async def intake_checklist(request: Request, patient_id: str, user: CurrentUser) -> Response:
+    values = await _intake_form(request)
+    ip, agent = client_of(request)
+    try:
+        with store_of(request).session() as s:
+            saved = intake_store.save_checklist(s, user, patient_id, values, ip, agent)
+    except RequestValidationError as exc:
+        return _see(f"/patients/{patient_id}?{urlencode({'intake_error': str(exc)})}#intake-heading")
+    if saved is None:
+        return _not_found(request, user, "patient")
+    return _see(f"/patients/{saved.patient_id}#intake-heading")
+
+
+@router.post("/patients/{patient_id}/intake/decision")
+async def intake_decision(request: Request, patient_id: str, user: CurrentUser) -> Response:
+    values = await _intake_form(request)
+    ip, agent = client_of(request)
+    try:
+        with store_of(request).session() as s:
+            decided = intake_store.decide(s, user, patient_id, values, ip, agent)
+    except RequestValidationError as exc:
+        return _see(f"/patients/{patient_id}?{urlencode({'intake_error': str(exc)})}#intake-heading")
+    if decided is None:
+        return _not_found(request, user, "patient")
+    return _see(f"/patients/{decided.patient_id}#intake-heading")
