@@ -450,3 +450,16 @@ class IntakeCheck(Stamped, Base):
     done: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(Text, default="")
     checked_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class ReviewStatus(Stamped, Base):
+    """Where a patient stands in the program, as the team last recorded it (newest row is current):
+    in_review, in_program, declined (with the reason). No row: not reviewed."""
+
+    __tablename__ = "review_statuses"
+    __table_args__ = (Index("ix_review_statuses_patient", "patient_id", "id"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -23,6 +23,7 @@ from taperwise.store.audit import record_audit
 from taperwise.store.models import PlanWarningAcknowledgement, TaperPlanRecord, User, utc_now
 from taperwise.store.program import clinical_patient
 from taperwise.store.security import reject_nul
+from taperwise.store.team import record_status, statuses
 from taperwise.store.worklist import patient_number
 from taperwise.taper.plan import TaperPlan
 
@@ -292,6 +293,8 @@ def agree_plan(
     record.agreed_by_user_id = user.id
     if not patient.in_program:
         patient.in_program = True
+    if statuses(s, [patient.id])[patient.id].status != "in_program":
+        record_status(s, user, patient, "in_program", f"plan {record.id} agreed", ip, agent)
     record_audit(
         s,
         user,

@@ -182,6 +182,9 @@ def start_assessment(
         f"{kind} started",
         organisation_id=patient.organisation_id,
     )
+    from taperwise.store.team import mark_in_review  # team builds on this module
+
+    mark_in_review(s, user, patient, ip, agent)
     return _summary(s, assessment)
 
 

@@ -9,6 +9,7 @@ and writes the audit event in the same transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, status
@@ -17,9 +18,11 @@ from starlette.responses import RedirectResponse, Response
 from taperwise.knowledge.program import load_intake_decisions
 from taperwise.registry_schema import label
 from taperwise.store import program as program_store
+from taperwise.store import team
 from taperwise.store.intake import current_intake, open_intakes
 from taperwise.store.models import Patient
 from taperwise.store.plans import patient_plans
+from taperwise.store.program import can_record_clinical
 from taperwise.store.worklist import current_metadata, patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.charts import trajectory_svg
@@ -59,19 +62,22 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
         filters = WorklistFilters.parse(dict(request.query_params))
     except FilterError as exc:
         context = {"filters": WorklistFilters(), "labels": FILTER_LABELS, "page": None,
-                   "error": str(exc), "urlencode": urlencode, "flags": {}, "intakes": ()}  # fmt: skip
+                   "error": str(exc), "urlencode": urlencode, "flags": {}, "intakes": (), "review": {},
+                   "due": ()}  # fmt: skip
         return render(request, template, context, user=user, status_code=400)
     with store_of(request).session() as s:
         page = filters.run(s, user, client=client_of(request))
         metadata = current_metadata(s, user)
         intakes = open_intakes(s, user)
+        review = team.statuses(s, [row.patient_id for row in page.items]) if can_record_clinical(user) else {}
+        due = team.due_follow_ups(s, user, dt.date.today())
     values = label_values(metadata)
     names = ("high_dose_50", "high_dose_90", "avg_daily_mme_90d", "max_daily_mme_90d")
     flags = {name: label(name, values) for name in names} | {"harm_days": str(harm_window_days(metadata))}
     context = {"filters": filters,
                "labels": FILTER_LABELS | {"high_dose_90": flags["high_dose_90"] + " (or unknown)"},
                "page": page, "error": None, "urlencode": urlencode, "flags": flags,
-               "intakes": intakes}  # fmt: skip
+               "intakes": intakes, "review": review, "due": due}  # fmt: skip
     return render(request, template, context, user=user)
 
 
@@ -93,6 +99,8 @@ def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Respon
                 "checklist": intake_checklist(),
                 "decisions": {d.decision: d for d in load_intake_decisions()},
                 "intake_error": request.query_params.get("intake_error"),
+                "review": team.statuses(s, [patient.id])[patient.id],
+                "review_error": request.query_params.get("review_error"),
             }
     if view is None:
         # The same answer for "no such patient" and "another organisation's patient": existence is not

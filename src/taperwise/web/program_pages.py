@@ -25,6 +25,7 @@ from taperwise.program.scoring import AnswerError
 from taperwise.program.selection import assessment_values, recommend, session_plan
 from taperwise.store import intake as intake_store
 from taperwise.store import program as repo
+from taperwise.store import team
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.rendering import render
 
@@ -307,3 +308,19 @@ async def intake_decision(request: Request, patient_id: str, user: CurrentUser) 
     if decided is None:
         return _not_found(request, user, "patient")
     return _see(f"/patients/{decided.patient_id}#intake-heading")
+
+
+@router.post("/patients/{patient_id}/review-status")
+async def review_status(request: Request, patient_id: str, user: CurrentUser) -> Response:
+    values = await _intake_form(request)
+    ip, agent = client_of(request)
+    try:
+        with store_of(request).session() as s:
+            saved = team.set_status(
+                s, user, patient_id, values.get("status", ""), values.get("reason", ""), ip, agent
+            )
+    except RequestValidationError as exc:
+        return _see(f"/patients/{patient_id}?{urlencode({'review_error': str(exc)})}#program-heading")
+    if saved is None:
+        return _not_found(request, user, "patient")
+    return _see(f"/patients/{patient_id}#program-heading")
