@@ -77,3 +77,30 @@ def test_an_analyst_sees_no_review_status_or_reminders(signed_in: TestClient, ap
     )  # the team's status (its reasons are free text) is for clinical roles
     assert "not reviewed" not in worklist
     assert "Follow-ups due" not in worklist
+
+
+def test_outcomes_show_the_composite_per_patient_and_for_the_clinic(signed_in: TestClient) -> None:
+    number, page = _make(signed_in, "S001")
+    signed_in.post(f"{page}/agree", data={"csrf_token": csrf_of(signed_in)})
+    for pain in ("7", "4"):
+        started = signed_in.post(
+            f"/patients/{number}/assessments",
+            follow_redirects=False,
+            data={"kind": "follow-up", "csrf_token": csrf_of(signed_in)},
+        )
+        signed_in.post(
+            f"{started.headers['location']}/instruments/peg",
+            data={
+                "peg_pain": pain,
+                "peg_enjoyment": pain,
+                "peg_activity": pain,
+                "csrf_token": csrf_of(signed_in),
+            },
+        )
+    patient = signed_in.get(f"/patients/{number}").text
+    assert "Tapering success: <strong>" in patient
+    assert "7.0" in patient
+    assert "4.0" in patient
+    clinic = signed_in.get("/program/outcomes").text
+    assert "<dt>In the program</dt><dd>1</dd>" in clinic
+    assert "7.0 → 4.0" in clinic

@@ -261,7 +261,9 @@ def current_answers(s: Session, assessment_id: int) -> dict[str, dict[str, str]]
     return answers
 
 
-def _results(assessment: Assessment, answers: Mapping[str, Mapping[str, str]]) -> dict[str, InstrumentResult]:
+def assessment_results(
+    assessment: Assessment, answers: Mapping[str, Mapping[str, str]]
+) -> dict[str, InstrumentResult]:
     results = {}
     for instrument in instruments_for(assessment.kind):
         given = answers.get(instrument.id, {})
@@ -294,7 +296,7 @@ def assessment_view(
         patient.external_id,
         instruments_for(assessment.kind),
         answers,
-        _results(assessment, answers),
+        assessment_results(assessment, answers),
         open_alerts(s, patient.id),
     )
 
@@ -577,4 +579,4 @@ def latest_results(s: Session, patient_id: int, kind: str) -> dict[str, Instrume
     ).first()
     if newest is None:
         return {}
-    return _results(newest, current_answers(s, newest.id))
+    return assessment_results(newest, current_answers(s, newest.id))

@@ -21,6 +21,7 @@ from taperwise.store import program as program_store
 from taperwise.store import team
 from taperwise.store.intake import current_intake, open_intakes
 from taperwise.store.models import Patient
+from taperwise.store.outcomes import patient_outcome
 from taperwise.store.plans import patient_plans
 from taperwise.store.program import can_record_clinical
 from taperwise.store.worklist import current_metadata, patient_view
@@ -100,6 +101,7 @@ def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Respon
                 "decisions": {d.decision: d for d in load_intake_decisions()},
                 "intake_error": request.query_params.get("intake_error"),
                 "review": team.statuses(s, [patient.id])[patient.id],
+                "outcome": patient_outcome(s, patient),
                 "review_error": request.query_params.get("review_error"),
             }
     if view is None:

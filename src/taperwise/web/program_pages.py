@@ -324,3 +324,23 @@ async def review_status(request: Request, patient_id: str, user: CurrentUser) ->
     if saved is None:
         return _not_found(request, user, "patient")
     return _see(f"/patients/{patient_id}#program-heading")
+
+
+@router.get("/program/outcomes")
+def outcomes_page(request: Request, user: CurrentUser) -> Response:
+    from taperwise.program.outcomes import success_rule
+    from taperwise.store.outcomes import clinic_outcomes
+
+    with store_of(request).session() as s:
+        rows = clinic_outcomes(s, user)
+    counts = {
+        status: sum(1 for row in rows if row.outcome.status == status)
+        for status in ("success", "not_met", "unknown")
+    }
+    context = {
+        "rows": rows,
+        "counts": counts,
+        "rule": success_rule(),
+        "can_see": repo.can_record_clinical(user),
+    }
+    return render(request, "outcomes.html", context, user=user)
