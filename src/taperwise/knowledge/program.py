@@ -52,10 +52,20 @@ class Module:
     def digest(self) -> str:
         """SHA-256 over the module's metadata and both texts: what a sign-off approves."""
         payload = json.dumps(
-            [self.id, self.title, self.minutes, self.core, self.delivered_by, self.addresses,
-             self.source_ids, self.patient_text, self.clinician_text, self.version],
+            [
+                self.id,
+                self.title,
+                self.minutes,
+                self.core,
+                self.delivered_by,
+                self.addresses,
+                self.source_ids,
+                self.patient_text,
+                self.clinician_text,
+                self.version,
+            ],
             ensure_ascii=False,
-        )  # fmt: skip
+        )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def text(self, audience: str) -> str:
@@ -295,3 +305,29 @@ def load_intake_decisions() -> tuple[IntakeDecision, ...]:
             IntakeDecision(row["decision"], row["label"], needs, row["meaning"], row["source_id"])
         )
     return tuple(decisions)
+
+
+@dataclass(frozen=True)
+class MonitoringKind:
+    id: str
+    label: str
+    interval_days: int
+    source_id: str
+    basis: str
+
+
+@cache
+def load_monitoring_kinds() -> tuple[MonitoringKind, ...]:
+    raw = _json("monitoring.json")
+    sources = load_program_sources()
+    kinds = []
+    for entry in raw["kinds"]:
+        kind = MonitoringKind(
+            entry["id"], entry["label"], int(entry["interval_days"]), entry["source_id"], entry["basis"]
+        )
+        if kind.source_id not in sources or kind.interval_days <= 0:
+            raise KnowledgeError(
+                f"program/monitoring.json, {kind.id}: unknown source or an interval not above 0"
+            )
+        kinds.append(kind)
+    return tuple(kinds)

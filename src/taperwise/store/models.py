@@ -463,3 +463,33 @@ class ReviewStatus(Stamped, Base):
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text, default="")
     recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class MonitoringEvent(Stamped, Base):
+    """A monitoring step done for a patient: a PDMP check, a urine drug test, naloxone supplied."""
+
+    __tablename__ = "monitoring_events"
+    __table_args__ = (Index("ix_monitoring_events_patient", "patient_id", "kind", "date"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    date: Mapped[dt.date] = mapped_column(Date)
+    result: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class TreatmentAgreement(Stamped, Base):
+    """The agreement made with the patient: goals, a time-limited trial with its stop rule, and how often it
+    is reviewed. The newest not superseded is in force; a new one supersedes it (kept)."""
+
+    __tablename__ = "treatment_agreements"
+    __table_args__ = (Index("ix_treatment_agreements_patient", "patient_id", "id"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    goals: Mapped[str] = mapped_column(Text)
+    trial_until: Mapped[dt.date | None] = mapped_column(Date)
+    stop_rule: Mapped[str] = mapped_column(Text, default="")
+    review_interval_days: Mapped[int] = mapped_column(Integer)
+    agreed_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

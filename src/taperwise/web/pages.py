@@ -17,8 +17,8 @@ from starlette.responses import RedirectResponse, Response
 
 from taperwise.knowledge.program import load_intake_decisions
 from taperwise.registry_schema import label
+from taperwise.store import monitoring, team
 from taperwise.store import program as program_store
-from taperwise.store import team
 from taperwise.store.intake import current_intake, open_intakes
 from taperwise.store.models import Patient
 from taperwise.store.outcomes import patient_outcome
@@ -64,7 +64,7 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
     except FilterError as exc:
         context = {"filters": WorklistFilters(), "labels": FILTER_LABELS, "page": None,
                    "error": str(exc), "urlencode": urlencode, "flags": {}, "intakes": (), "review": {},
-                   "due": ()}  # fmt: skip
+                   "due": (), "monitoring_due": ()}  # fmt: skip
         return render(request, template, context, user=user, status_code=400)
     with store_of(request).session() as s:
         page = filters.run(s, user, client=client_of(request))
@@ -72,13 +72,15 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
         intakes = open_intakes(s, user)
         review = team.statuses(s, [row.patient_id for row in page.items]) if can_record_clinical(user) else {}
         due = team.due_follow_ups(s, user, dt.date.today())
+        monitoring_due = monitoring.due_monitoring(s, user, dt.date.today())
     values = label_values(metadata)
     names = ("high_dose_50", "high_dose_90", "avg_daily_mme_90d", "max_daily_mme_90d")
     flags = {name: label(name, values) for name in names} | {"harm_days": str(harm_window_days(metadata))}
     context = {"filters": filters,
                "labels": FILTER_LABELS | {"high_dose_90": flags["high_dose_90"] + " (or unknown)"},
                "page": page, "error": None, "urlencode": urlencode, "flags": flags,
-               "intakes": intakes, "review": review, "due": due}  # fmt: skip
+               "intakes": intakes, "review": review, "due": due,
+               "monitoring_due": monitoring_due}  # fmt: skip
     return render(request, template, context, user=user)
 
 
@@ -102,6 +104,10 @@ def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Respon
                 "intake_error": request.query_params.get("intake_error"),
                 "review": team.statuses(s, [patient.id])[patient.id],
                 "outcome": patient_outcome(s, patient),
+                "monitoring": monitoring.monitoring_states(s, patient.id, dt.date.today()),
+                "agreement": monitoring.current_agreement(s, patient.id),
+                "monitoring_error": request.query_params.get("monitoring_error"),
+                "today": dt.date.today(),
                 "review_error": request.query_params.get("review_error"),
             }
     if view is None:

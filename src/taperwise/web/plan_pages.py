@@ -22,6 +22,7 @@ from taperwise.errors import RequestValidationError
 from taperwise.reports.documents import Contact, calendar_html, letter_html, to_pdf
 from taperwise.store import plans as repo
 from taperwise.store.models import Patient
+from taperwise.store.monitoring import current_agreement
 from taperwise.store.program import can_record_clinical, latest_results, open_alerts
 from taperwise.store.worklist import patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
@@ -238,10 +239,12 @@ def plan_page(request: Request, patient_id: str, plan_id: str, user: CurrentUser
     ip, agent = client_of(request)
     with store_of(request).session() as s:
         view = repo.plan_view(s, user, patient_id, plan_id, ip, agent)
+        agreement = current_agreement(s, view.summary.patient_id) if view is not None else None
     if view is None:
         return _not_found(request, user)
     error = request.query_params.get("error")
-    return render(request, "plan.html", {"p": view, "chart": staircase(view), "error": error}, user=user)
+    context = {"p": view, "chart": staircase(view), "error": error, "agreement": agreement}
+    return render(request, "plan.html", context, user=user)
 
 
 @router.post("/patients/{patient_id}/plans/{plan_id}/acknowledge")
@@ -270,7 +273,7 @@ def _back_with(request: Request, user: Any, patient_id: str, plan_id: str, messa
     return render(
         request,
         "plan.html",
-        {"p": view, "chart": staircase(view), "error": message},
+        {"p": view, "chart": staircase(view), "error": message, "agreement": None},
         user=user,
         status_code=400,
     )

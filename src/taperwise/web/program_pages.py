@@ -10,6 +10,7 @@ role and organisation and audits in the same transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +25,7 @@ from taperwise.knowledge.program import load_templates, module_by_id, template_b
 from taperwise.program.scoring import AnswerError
 from taperwise.program.selection import assessment_values, recommend, session_plan
 from taperwise.store import intake as intake_store
+from taperwise.store import monitoring as monitoring_store
 from taperwise.store import program as repo
 from taperwise.store import team
 from taperwise.web.auth import CurrentUser, client_of, store_of
@@ -344,3 +346,26 @@ def outcomes_page(request: Request, user: CurrentUser) -> Response:
         "can_see": repo.can_record_clinical(user),
     }
     return render(request, "outcomes.html", context, user=user)
+
+
+@router.post("/patients/{patient_id}/monitoring")
+async def monitoring_record(request: Request, patient_id: str, user: CurrentUser) -> Response:
+    return await _patient_form(request, patient_id, user, monitoring_store.record_monitoring, "monitoring")
+
+
+@router.post("/patients/{patient_id}/agreement")
+async def agreement_record(request: Request, patient_id: str, user: CurrentUser) -> Response:
+    return await _patient_form(request, patient_id, user, monitoring_store.record_agreement, "agreement")
+
+
+async def _patient_form(request: Request, patient_id: str, user: Any, save: Any, anchor: str) -> Response:
+    values = await _intake_form(request)
+    ip, agent = client_of(request)
+    try:
+        with store_of(request).session() as s:
+            saved = save(s, user, patient_id, values, ip, agent, dt.date.today())
+    except RequestValidationError as exc:
+        return _see(f"/patients/{patient_id}?{urlencode({'monitoring_error': str(exc)})}#{anchor}-heading")
+    if not saved:
+        return _not_found(request, user, "patient")
+    return _see(f"/patients/{patient_id}#{anchor}-heading")
