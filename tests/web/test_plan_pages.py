@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from taperwise.store.models import AuditEvent, Patient, TaperPlanRecord
-from tests.web.conftest import csrf_of, patient_ids, sign_in
+from tests.web.conftest import ROOT, csrf_of, patient_ids, sign_in
 
 OXY_ER = "12 HR Oxycodone Hydrochloride 30 MG Extended Release Oral Tablet"
 
@@ -257,3 +257,39 @@ def test_the_follow_up_form_starts_from_the_latest_follow_up_scores(signed_in: T
     signed_in.post(f"{assessment}/instruments/cows", data={**cows, "csrf_token": csrf_of(signed_in)})
     form = signed_in.get(f"{page}/follow-up").text
     assert 'name="cows" value="13"' in form
+
+
+def test_the_plan_shows_the_teams_key_messages_and_prints_a_handover_note(
+    signed_in: TestClient, app: FastAPI
+) -> None:
+    _, page = _agreed(signed_in)
+    html = signed_in.get(page).text
+    assert "Key messages for the whole team" in html
+    assert "never stopped suddenly" in html
+    note = signed_in.get(f"{page}/handover.pdf", params={"to": "Pain clinic", "reason": "Slow progress"})
+    assert note.status_code == 200
+    assert note.content.startswith(b"%PDF-")
+    with app.state.store.session() as s:
+        query = select(AuditEvent).where(
+            AuditEvent.action == "export", AuditEvent.entity_type == "taper_plan"
+        )
+        assert len(s.scalars(query).all()) == 1
+
+
+def test_the_handover_note_holds_the_reason_the_plan_and_what_the_team_knows(signed_in: TestClient) -> None:
+    from taperwise.reports.documents import Contact, handover_html
+    from taperwise.store.plans import PlanView  # noqa: F401 - the view the page builds the note from
+    from taperwise.taper import plan_taper
+
+    request = json.loads((ROOT / "examples" / "taper-request.json").read_text(encoding="utf-8"))
+    html = handover_html(
+        plan_taper(request),
+        Contact(patient="S001", recipient="Pain clinic"),
+        "Slow progress <b>",
+        {"intake": "Refer", "agreement": "walk daily", "monitoring": ["PDMP check: last none"], "alerts": ""},
+    )
+    assert "To: Pain clinic" in html
+    assert "Slow progress &lt;b&gt;" in html
+    assert "Intake decision: Refer" in html
+    assert "PDMP check: last none" in html
+    assert "never stopped suddenly" in html

@@ -331,3 +331,25 @@ def load_monitoring_kinds() -> tuple[MonitoringKind, ...]:
             )
         kinds.append(kind)
     return tuple(kinds)
+
+
+@dataclass(frozen=True)
+class KeyMessage:
+    """What every member of the team says the same way (the UK pain specialists' "consistent messages")."""
+
+    message_id: str
+    message: str
+    source_id: str
+
+
+@cache
+def load_key_messages() -> tuple[KeyMessage, ...]:
+    sources = load_program_sources()
+    messages = []
+    for number, row in enumerate(read_data_csv(_DATA / "key-messages.csv"), start=2):
+        if row["source_id"] not in sources:
+            raise KnowledgeError(
+                f"program/key-messages.csv, line {number}: unknown source {row['source_id']!r}"
+            )
+        messages.append(KeyMessage(row["message_id"], row["message"], row["source_id"]))
+    return tuple(messages)

@@ -19,6 +19,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from taperwise.knowledge.program import load_key_messages
 from taperwise.reports.wording import WORDINGS, Wording
 from taperwise.taper.plan import Administration, Step, TaperPlan
 
@@ -181,13 +182,15 @@ def months(plan: TaperPlan, wording: Wording) -> tuple[Month, ...]:
             cells = []
             for day in week:
                 view = _step_on(views, day) if first <= day <= last and day.month == month else None
-                cells.append(Cell(
-                    day if day.month == month else None,
-                    view.number if view else None,
-                    bool(view and view.start == day),
-                    view.lines if view else (),
-                    visits.get(day) if day.month == month else None,
-                ))  # fmt: skip
+                cells.append(
+                    Cell(
+                        day if day.month == month else None,
+                        view.number if view else None,
+                        bool(view and view.start == day),
+                        view.lines if view else (),
+                        visits.get(day) if day.month == month else None,
+                    )
+                )
             weeks.append(tuple(cells))
         out.append(Month(date(year, month, 1).strftime("%B %Y"), weekdays, tuple(weeks)))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
@@ -228,6 +231,7 @@ def _common(plan: TaperPlan, wording: Wording, contact: Contact) -> dict[str, An
             {**drug, "drug": wording.drug(str(drug.get("drug", "")))}
             for drug in plan.summary.get("drugs", [])
         ],
+        "key_messages": load_key_messages(),
     }
 
 
@@ -245,6 +249,29 @@ def letter_html(
     warnings = sorted(plan.warnings, key=lambda warning: order.get(warning.severity, 3))
     context = _common(plan, wording, contact) | {"warnings": warnings, "today": today or date.today()}
     return _environment().get_template("letter.html").render(context)
+
+
+def handover_html(
+    plan: TaperPlan,
+    contact: Contact,
+    reason: str,
+    extra: dict[str, Any],
+    market: str | None = None,
+    *,
+    today: date | None = None,
+) -> str:
+    """A referral or handover note: why, to whom, the plan in force, its warnings, and what the team knows
+    (`extra`: the intake decision, monitoring, the agreement, as the app holds them)."""
+    wording, _ = wording_for(plan, market)
+    order = {"requires_review": 0, "caution": 1, "info": 2}
+    warnings = sorted(plan.warnings, key=lambda warning: order.get(warning.severity, 3))
+    context = _common(plan, wording, contact) | {
+        "warnings": warnings,
+        "today": today or date.today(),
+        "reason": reason,
+        "extra": extra,
+    }
+    return _environment().get_template("handover.html").render(context)
 
 
 def to_pdf(html: str) -> bytes:

@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from taperwise.errors import RequestValidationError
+from taperwise.knowledge.program import load_key_messages
 from taperwise.reports.documents import Contact, calendar_html, letter_html, to_pdf
 from taperwise.store import plans as repo
 from taperwise.store.models import Patient
@@ -243,7 +244,13 @@ def plan_page(request: Request, patient_id: str, plan_id: str, user: CurrentUser
     if view is None:
         return _not_found(request, user)
     error = request.query_params.get("error")
-    context = {"p": view, "chart": staircase(view), "error": error, "agreement": agreement}
+    context = {
+        "p": view,
+        "chart": staircase(view),
+        "error": error,
+        "agreement": agreement,
+        "key_messages": load_key_messages(),
+    }
     return render(request, "plan.html", context, user=user)
 
 
@@ -273,7 +280,13 @@ def _back_with(request: Request, user: Any, patient_id: str, plan_id: str, messa
     return render(
         request,
         "plan.html",
-        {"p": view, "chart": staircase(view), "error": message, "agreement": None},
+        {
+            "p": view,
+            "chart": staircase(view),
+            "error": message,
+            "agreement": None,
+            "key_messages": load_key_messages(),
+        },
         user=user,
         status_code=400,
     )
@@ -290,6 +303,43 @@ def agree(request: Request, patient_id: str, plan_id: str, user: CurrentUser) ->
     if agreed is None:
         return _not_found(request, user)
     return RedirectResponse(f"/patients/{patient_id}/plans/{plan_id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/patients/{patient_id}/plans/{plan_id}/handover.pdf")
+def handover(request: Request, patient_id: str, plan_id: str, user: CurrentUser) -> Response:
+    """The referral or handover note of a plan (`?to=…&reason=…`) with what the team holds; an export."""
+    from taperwise.knowledge.program import load_intake_decisions
+    from taperwise.reports.documents import handover_html
+    from taperwise.store.intake import current_intake
+    from taperwise.store.monitoring import monitoring_states
+
+    ip, agent = client_of(request)
+    to = request.query_params.get("to", "")[:300]
+    reason = request.query_params.get("reason", "")[:2000]
+    with store_of(request).session() as s:
+        view = repo.plan_view(s, user, patient_id, plan_id, ip, agent, action="export")
+        if view is None:
+            return _not_found(request, user)
+        patient_number = view.summary.patient_id
+        intake = current_intake(s, patient_number)
+        agreement = current_agreement(s, patient_number)
+        states = monitoring_states(s, patient_number, dt.date.today())
+        alerts = open_alerts(s, patient_number)
+    labels = {d.decision: d.label for d in load_intake_decisions()}
+    extra = {
+        "intake": f"{labels.get(intake.decision or '', '')} ({intake.decided_at:%Y-%m-%d})"
+        if intake is not None and intake.decision
+        else "",
+        "agreement": f"{agreement.goals}; review every {agreement.review_interval_days} days"
+        if agreement
+        else "",
+        "monitoring": [f"{m.label}: last {m.last_date or 'none recorded'}, next due {m.due}" for m in states],
+        "alerts": "; ".join(alert.title for alert in alerts),
+    }
+    contact = Contact(clinician=user.display_name, patient=view.patient_label, recipient=to)
+    html = handover_html(view.plan, contact, reason, extra)
+    headers = {"Content-Disposition": f'inline; filename="handover-plan-{view.summary.id}.pdf"'}
+    return Response(to_pdf(html), media_type="application/pdf", headers=headers)
 
 
 @router.get("/patients/{patient_id}/plans/{plan_id}/{document}.pdf")
