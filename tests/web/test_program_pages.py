@@ -4,6 +4,7 @@ modules, and module sign-off — on SQLite and PostgreSQL, through the pages a c
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -227,3 +228,33 @@ def test_a_module_is_a_draft_until_a_clinician_signs_it_off(client: TestClient) 
 
 def test_an_unknown_module_is_not_found(signed_in: TestClient) -> None:
     assert signed_in.get("/program/modules/yoga").status_code == 404
+
+
+def test_the_clinician_chooses_the_program_and_a_recommended_module_left_out_needs_a_reason(
+    signed_in: TestClient, app: FastAPI
+) -> None:
+    _, page = _start(signed_in)
+    _save(signed_in, page, "bfq", {"bfq_pain_1": "4", "bfq_pain_2": "4", "bfq_pain_3": "0", "bfq_tried": "0"})
+    core = ["harms-dependence", "withdrawal-flare", "shared-decision", "expectations"]
+    data = {f"module_{m}": "on" for m in core} | {
+        "template": "primary-care-5",
+        "csrf_token": csrf_of(signed_in),
+    }
+    refused = signed_in.post(f"{page}/program", data=data)
+    assert refused.status_code == 400
+    assert "modules.understanding-pain: is recommended by the assessment; say why it is left out" in unescape(
+        refused.text
+    )
+    assert (
+        'name="module_expectations" aria-label="Offer What to expect from reducing; goals" checked'
+        in refused.text
+    )
+    data |= {"reason_understanding-pain": "covered by the physiotherapist", "module_sleep-mood": "on"}
+    saved = signed_in.post(f"{page}/program", data=data, follow_redirects=False)
+    assert saved.status_code == 303
+    summary = signed_in.get(f"{page}/summary").text
+    assert "understanding-pain left out (<bdi>covered by the physiotherapist</bdi>)" in summary
+    assert "sleep-mood added" in summary
+    assert "Session plan: Five-session psychological intervention in primary care" in summary
+    with app.state.store.session() as s:
+        assert s.scalars(select(AuditEvent).where(AuditEvent.entity_type == "program_choice")).all()

@@ -493,3 +493,18 @@ class TreatmentAgreement(Stamped, Base):
     agreed_on: Mapped[dt.date] = mapped_column(Date)
     recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ProgramChoice(Stamped, Base):
+    """The modules and programme format a clinician chose for a patient after an assessment, with every
+    difference from the recommendation and its reason. The newest row is in force."""
+
+    __tablename__ = "program_choices"
+    __table_args__ = (Index("ix_program_choices_patient", "patient_id", "id"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    template_id: Mapped[str] = mapped_column(String(50))
+    modules_json: Mapped[str] = mapped_column(Text)
+    deviations_json: Mapped[str] = mapped_column(Text)
+    chosen_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

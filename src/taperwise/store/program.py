@@ -16,13 +16,14 @@ Rules, because this is a clinical record:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taperwise.errors import RequestValidationError
+from taperwise.errors import RequestValidationError, TaperwiseError
 from taperwise.knowledge.instruments import Instrument, instrument_by_id, load_instruments
 from taperwise.knowledge.program import Module, load_modules, module_by_id
 from taperwise.program.scoring import InstrumentResult, read_answers, score_instrument
@@ -33,6 +34,7 @@ from taperwise.store.models import (
     AssessmentAnswer,
     ModuleSignOff,
     Patient,
+    ProgramChoice,
     SafetyAlert,
     User,
     utc_now,
@@ -580,3 +582,96 @@ def latest_results(s: Session, patient_id: int, kind: str) -> dict[str, Instrume
     if newest is None:
         return {}
     return assessment_results(newest, current_answers(s, newest.id))
+
+
+@dataclass(frozen=True)
+class ChosenProgram:
+    assessment_id: int
+    template_id: str
+    module_ids: tuple[str, ...]
+    deviations: tuple[dict[str, str], ...]  # {"module_id", "change", "reason"}
+    chosen_by: str
+    chosen_at: dt.datetime
+
+
+def save_program_choice(
+    s: Session,
+    user: User,
+    patient_id: int | str,
+    assessment_id: int | str,
+    template_id: str,
+    include: list[str],
+    reasons: Mapping[str, str],
+    ip: str | None,
+    agent: str | None,
+) -> ChosenProgram | None:
+    """Keep the clinician's choice of modules and format for this assessment. Raises RequestValidationError
+    (nothing written) when a recommended module is left out without a reason, or a name is unknown."""
+    from taperwise.knowledge.program import template_by_id
+    from taperwise.program.selection import assessment_values, choose_modules, recommend
+
+    found = _assessment(s, user, patient_id, assessment_id, ip, agent)
+    if found is None:
+        return None
+    patient, assessment = found
+    try:
+        template_by_id(template_id)
+    except TaperwiseError as exc:
+        raise RequestValidationError("template", str(exc)) from exc
+    for key, value in reasons.items():
+        reject_nul(f"reason.{key}", value)
+    results = assessment_results(assessment, current_answers(s, assessment.id))
+    try:
+        choice = choose_modules(recommend(assessment_values(results.values())), include, dict(reasons))
+    except TaperwiseError as exc:
+        raise RequestValidationError(
+            getattr(exc, "field", "modules"), str(getattr(exc, "problem", exc))
+        ) from exc
+    deviations = [
+        {"module_id": d.module_id, "change": d.change, "reason": d.reason[:MAX_TEXT_ANSWER]}
+        for d in choice.deviations
+    ]
+    row = ProgramChoice(
+        patient_id=patient.id,
+        assessment_id=assessment.id,
+        template_id=template_id,
+        modules_json=json.dumps(list(choice.module_ids)),
+        deviations_json=json.dumps(deviations),
+        chosen_by_user_id=user.id,
+    )
+    s.add(row)
+    s.flush()
+    record_audit(
+        s,
+        user,
+        "create",
+        "program_choice",
+        row.id,
+        ip,
+        agent,
+        f"{template_id}: {len(choice.module_ids)} modules, {len(deviations)} changes from the recommendation",
+        organisation_id=patient.organisation_id,
+    )
+    return _chosen(s, row)
+
+
+def _chosen(s: Session, row: ProgramChoice) -> ChosenProgram:
+    by = _names(s, row.chosen_by_user_id).get(row.chosen_by_user_id, "?")
+    return ChosenProgram(
+        row.assessment_id,
+        row.template_id,
+        tuple(json.loads(row.modules_json)),
+        tuple(json.loads(row.deviations_json)),
+        by,
+        row.created_at,
+    )
+
+
+def current_program(s: Session, patient_id: int) -> ChosenProgram | None:
+    row = s.scalars(
+        select(ProgramChoice)
+        .where(ProgramChoice.patient_id == patient_id)
+        .order_by(ProgramChoice.id.desc())
+        .limit(1)
+    ).first()
+    return _chosen(s, row) if row is not None else None

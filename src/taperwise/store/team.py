@@ -134,3 +134,69 @@ def due_follow_ups(s: Session, user: User, today: dt.date) -> tuple[DueFollowUp,
         if date <= today + dt.timedelta(days=DUE_WITHIN_DAYS):
             due.append(DueFollowUp(patient.id, patient.external_id, record.id, date, reason, date < today))
     return tuple(sorted(due, key=lambda item: (item.date, item.patient_id)))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    what: str
+    link: str | None = None
+
+
+def program_timeline(s: Session, patient_id: int) -> tuple[TimelineEntry, ...]:
+    """The patient's program in time order, from the records themselves (the caller has checked access):
+    assessments, plans and their follow-ups, alerts, the intake, monitoring, agreements, status changes."""
+    from taperwise.store.models import (
+        Assessment,
+        IntakeReview,
+        MonitoringEvent,
+        ProgramChoice,
+        SafetyAlert,
+        TreatmentAgreement,
+    )
+
+    base = f"/patients/{patient_id}"
+    out: list[TimelineEntry] = []
+    for a in s.scalars(select(Assessment).where(Assessment.patient_id == patient_id)):
+        out.append(TimelineEntry(a.created_at, f"{a.kind} started", f"{base}/assessments/{a.id}"))
+        if a.completed_at is not None:
+            out.append(
+                TimelineEntry(a.completed_at, f"{a.kind} completed", f"{base}/assessments/{a.id}/summary")
+            )
+    for plan in s.scalars(select(TaperPlanRecord).where(TaperPlanRecord.patient_id == patient_id)):
+        link = f"{base}/plans/{plan.id}"
+        if plan.previous_plan_id is not None:
+            history = json.loads(plan.plan_json).get("history", [])
+            last = history[-1] if history else {}
+            out.append(
+                TimelineEntry(
+                    plan.created_at,
+                    f"follow-up: {last.get('decision', '?')} — {last.get('reason', '')}",
+                    link,
+                )
+            )
+        else:
+            out.append(TimelineEntry(plan.created_at, "taper plan made (draft)", link))
+            if plan.agreed_at is not None:
+                out.append(TimelineEntry(plan.agreed_at, "taper plan agreed", link))
+    for alert in s.scalars(select(SafetyAlert).where(SafetyAlert.patient_id == patient_id)):
+        out.append(TimelineEntry(alert.created_at, f"safety alert: {alert.title}"))
+        if alert.resolved_at is not None:
+            out.append(TimelineEntry(alert.resolved_at, "safety alert closed: what was done recorded"))
+    for intake in s.scalars(select(IntakeReview).where(IntakeReview.patient_id == patient_id)):
+        out.append(TimelineEntry(intake.created_at, "intake checklist started"))
+        if intake.decided_at is not None:
+            out.append(TimelineEntry(intake.decided_at, f"intake decided: {intake.decision}"))
+    for choice in s.scalars(select(ProgramChoice).where(ProgramChoice.patient_id == patient_id)):
+        out.append(TimelineEntry(choice.created_at, f"program chosen: {choice.template_id}"))
+    for event in s.scalars(select(MonitoringEvent).where(MonitoringEvent.patient_id == patient_id)):
+        out.append(TimelineEntry(event.created_at, f"{event.kind.replace('_', ' ')} on {event.date}"))
+    for agreement in s.scalars(select(TreatmentAgreement).where(TreatmentAgreement.patient_id == patient_id)):
+        out.append(
+            TimelineEntry(agreement.created_at, f"treatment agreement recorded ({agreement.agreed_on})")
+        )
+    for status in s.scalars(select(ReviewStatus).where(ReviewStatus.patient_id == patient_id)):
+        out.append(
+            TimelineEntry(status.created_at, f"review status: {STATUSES.get(status.status, status.status)}")
+        )
+    return tuple(sorted(out, key=lambda entry: entry.at))

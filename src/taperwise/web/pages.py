@@ -104,6 +104,8 @@ def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Respon
                 "intake_error": request.query_params.get("intake_error"),
                 "review": team.statuses(s, [patient.id])[patient.id],
                 "outcome": patient_outcome(s, patient),
+                "chosen": program_store.current_program(s, patient.id),
+                "timeline": team.program_timeline(s, patient.id),
                 "monitoring": monitoring.monitoring_states(s, patient.id, dt.date.today()),
                 "agreement": monitoring.current_agreement(s, patient.id),
                 "monitoring_error": request.query_params.get("monitoring_error"),

@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from taperwise.errors import KnowledgeError, RequestValidationError
 from taperwise.knowledge.instruments import alert_rules, instrument_by_id, load_program_sources
-from taperwise.knowledge.program import load_templates, module_by_id, template_by_id
+from taperwise.knowledge.program import load_modules, load_templates, module_by_id, template_by_id
 from taperwise.program.scoring import AnswerError
 from taperwise.program.selection import assessment_values, recommend, session_plan
 from taperwise.store import intake as intake_store
@@ -171,20 +171,25 @@ def complete(request: Request, patient_id: str, assessment_id: str, user: Curren
     return _see(f"/patients/{done.patient_id}/assessments/{done.id}/summary")
 
 
-@router.get("/patients/{patient_id}/assessments/{assessment_id}/summary")
-def summary(request: Request, patient_id: str, assessment_id: str, user: CurrentUser) -> Response:
-    ip, agent = client_of(request)
-    with store_of(request).session() as s:
-        view = repo.assessment_view(s, user, patient_id, assessment_id, ip, agent)
-    if view is None:
-        return _not_found(request, user, "assessment")
-    chosen = request.query_params.get("template", "ioc")
+def _summary_page(
+    request: Request,
+    user: Any,
+    view: repo.AssessmentView,
+    chosen: repo.ChosenProgram | None,
+    template_id: str | None,
+    error: RequestValidationError | None = None,
+    posted: dict[str, str] | None = None,
+) -> Response:
+    mine = chosen if chosen is not None and chosen.assessment_id == view.summary.id else None
+    wanted = template_id or (mine.template_id if mine else "ioc")
     try:
-        template = template_by_id(chosen)
+        template = template_by_id(wanted)
     except KnowledgeError:
         template = template_by_id("ioc")
     recommendation = recommend(assessment_values(view.results.values()))
-    plan = session_plan(template, recommendation.module_ids)
+    modules = mine.module_ids if mine else recommendation.module_ids
+    left_out = {d["module_id"] for d in mine.deviations if d["change"] == "left out"} if mine else set()
+    plan = session_plan(template, modules, excluded=left_out)
     context = {
         "a": view,
         "recommendation": recommendation,
@@ -192,11 +197,60 @@ def summary(request: Request, patient_id: str, assessment_id: str, user: Current
         "template": template,
         "templates": load_templates(),
         "sources": load_program_sources(),
+        "modules": load_modules(),
         "instruments": {i.id: i for i in view.instruments},
         "do_now": do_now(),
         "back": _back(view) + "/summary",
+        "chosen": mine,
+        "error": error,
+        "posted": posted or {},
+        "chosen_ids": set(modules),
     }
-    return render(request, "assessment_summary.html", context, user=user)
+    return render(request, "assessment_summary.html", context, user=user, status_code=400 if error else 200)
+
+
+@router.get("/patients/{patient_id}/assessments/{assessment_id}/summary")
+def summary(request: Request, patient_id: str, assessment_id: str, user: CurrentUser) -> Response:
+    ip, agent = client_of(request)
+    with store_of(request).session() as s:
+        view = repo.assessment_view(s, user, patient_id, assessment_id, ip, agent)
+        chosen = repo.current_program(s, view.summary.patient_id) if view is not None else None
+    if view is None:
+        return _not_found(request, user, "assessment")
+    return _summary_page(request, user, view, chosen, request.query_params.get("template"))
+
+
+@router.post("/patients/{patient_id}/assessments/{assessment_id}/program")
+async def choose_program(
+    request: Request, patient_id: str, assessment_id: str, user: CurrentUser
+) -> Response:
+    values = await _intake_form(request)
+    include = [
+        key.removeprefix("module_")
+        for key, value in values.items()
+        if key.startswith("module_") and value == "on"
+    ]
+    reasons = {
+        key.removeprefix("reason_"): value for key, value in values.items() if key.startswith("reason_")
+    }
+    template_id = values.get("template", "ioc")
+    ip, agent = client_of(request)
+    store = store_of(request)
+    try:
+        with store.session() as s:
+            saved = repo.save_program_choice(
+                s, user, patient_id, assessment_id, template_id, include, reasons, ip, agent
+            )
+    except RequestValidationError as exc:
+        with store.session() as s:
+            view = repo.assessment_view(s, user, patient_id, assessment_id, ip, agent)
+            chosen = repo.current_program(s, view.summary.patient_id) if view is not None else None
+        if view is None:
+            return _not_found(request, user, "assessment")
+        return _summary_page(request, user, view, chosen, template_id, exc, values)
+    if saved is None:
+        return _not_found(request, user, "assessment")
+    return _see(f"/patients/{patient_id}/assessments/{assessment_id}/summary#program-choice")
 
 
 @router.post("/patients/{patient_id}/alerts/{alert_id}/resolve")
