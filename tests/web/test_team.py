@@ -109,7 +109,9 @@ def test_outcomes_show_the_composite_per_patient_and_for_the_clinic(signed_in: T
 def test_the_patient_page_shows_the_program_timeline_in_order(signed_in: TestClient) -> None:
     number, page = _make(signed_in, "S001")
     signed_in.post(f"{page}/agree", data={"csrf_token": csrf_of(signed_in)})
-    signed_in.post(f"/patients/{number}/assessments", data={"kind": "follow-up", "csrf_token": csrf_of(signed_in)})
+    signed_in.post(
+        f"/patients/{number}/assessments", data={"kind": "follow-up", "csrf_token": csrf_of(signed_in)}
+    )
     html = signed_in.get(f"/patients/{number}").text
     events = re.findall(r'<span class="date">[^<]+</span> (?:<a href="[^"]+">)?<bdi>([^<]+)</bdi>', html)
     assert events[:3] == ["taper plan made (draft)", "taper plan agreed", "review status: in program"]
