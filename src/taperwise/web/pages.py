@@ -10,6 +10,7 @@ and writes the audit event in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, status
@@ -20,7 +21,7 @@ from taperwise.registry_schema import label
 from taperwise.store import monitoring, team
 from taperwise.store import program as program_store
 from taperwise.store.intake import current_intake, open_intakes
-from taperwise.store.models import Patient
+from taperwise.store.models import Patient, User
 from taperwise.store.outcomes import patient_outcome
 from taperwise.store.plans import patient_plans
 from taperwise.store.program import can_record_clinical
@@ -86,6 +87,19 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
 
 @router.get("/patients/{patient_id}")
 def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Response:
+    return patient_response(request, user, patient_id)
+
+
+def patient_response(
+    request: Request,
+    user: User,
+    patient_id: str,
+    *,
+    form_error: tuple[str, str] | None = None,
+    posted: Mapping[str, str] | None = None,
+) -> Response:
+    """The patient page; after a refused program form (`form_error`: which form, the problem) it comes
+    back with what was entered (`posted`) and the problem named, status 400 — nothing typed is lost."""
     ip, agent = client_of(request)
     program: dict[str, object] | None = None
     with store_of(request).session() as s:
@@ -101,16 +115,15 @@ def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Respon
                 "intake": current_intake(s, patient.id),
                 "checklist": intake_checklist(),
                 "decisions": {d.decision: d for d in load_intake_decisions()},
-                "intake_error": request.query_params.get("intake_error"),
                 "review": team.statuses(s, [patient.id])[patient.id],
                 "outcome": patient_outcome(s, patient),
                 "chosen": program_store.current_program(s, patient.id),
                 "timeline": team.program_timeline(s, patient.id),
                 "monitoring": monitoring.monitoring_states(s, patient.id, dt.date.today()),
                 "agreement": monitoring.current_agreement(s, patient.id),
-                "monitoring_error": request.query_params.get("monitoring_error"),
                 "today": dt.date.today(),
-                "review_error": request.query_params.get("review_error"),
+                "errors": dict([form_error]) if form_error else {},
+                "posted": dict(posted or {}),
             }
     if view is None:
         # The same answer for "no such patient" and "another organisation's patient": existence is not
@@ -121,7 +134,7 @@ def patient_page(request: Request, patient_id: str, user: CurrentUser) -> Respon
     # The prescription table's filters (?prescriber=…&from=…): checked against this viewer's own rows;
     # an unusable value shows every prescription with a message, and the read is audited either way.
     table = prescription_table(view.prescriptions, dict(request.query_params))
-    code = status.HTTP_400_BAD_REQUEST if table.error else status.HTTP_200_OK
+    code = status.HTTP_400_BAD_REQUEST if table.error or form_error else status.HTTP_200_OK
     if _fragment(request):
         return render(request, "_prescriptions.html", {"t": table, "v": view}, user=user, status_code=code)
     picture = picture_of(view)

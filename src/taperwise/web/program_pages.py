@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, status
 from markdown_it import MarkdownIt
@@ -333,6 +332,20 @@ async def sign_off(request: Request, module_id: str, user: CurrentUser) -> Respo
     return _see(f"/program/modules/{module_id}")
 
 
+def _patient_again(
+    request: Request,
+    user: Any,
+    patient_id: str,
+    form: str,
+    error: RequestValidationError,
+    values: dict[str, str],
+) -> Response:
+    """The patient page again, the refused form filled in as it was sent and its problem named (400)."""
+    from taperwise.web.pages import patient_response  # the patient page imports this module
+
+    return patient_response(request, user, patient_id, form_error=(form, str(error)), posted=values)
+
+
 async def _intake_form(request: Request) -> dict[str, str]:
     form = await request.form()
     return {key: str(value) for key, value in form.items() if key != "csrf_token" and isinstance(value, str)}
@@ -346,7 +359,7 @@ async def intake_checklist(request: Request, patient_id: str, user: CurrentUser)
         with store_of(request).session() as s:
             saved = intake_store.save_checklist(s, user, patient_id, values, ip, agent)
     except RequestValidationError as exc:
-        return _see(f"/patients/{patient_id}?{urlencode({'intake_error': str(exc)})}#intake-heading")
+        return _patient_again(request, user, patient_id, "intake", exc, values)
     if saved is None:
         return _not_found(request, user, "patient")
     return _see(f"/patients/{saved.patient_id}#intake-heading")
@@ -360,7 +373,7 @@ async def intake_decision(request: Request, patient_id: str, user: CurrentUser) 
         with store_of(request).session() as s:
             decided = intake_store.decide(s, user, patient_id, values, ip, agent)
     except RequestValidationError as exc:
-        return _see(f"/patients/{patient_id}?{urlencode({'intake_error': str(exc)})}#intake-heading")
+        return _patient_again(request, user, patient_id, "intake", exc, values)
     if decided is None:
         return _not_found(request, user, "patient")
     return _see(f"/patients/{decided.patient_id}#intake-heading")
@@ -376,7 +389,7 @@ async def review_status(request: Request, patient_id: str, user: CurrentUser) ->
                 s, user, patient_id, values.get("status", ""), values.get("reason", ""), ip, agent
             )
     except RequestValidationError as exc:
-        return _see(f"/patients/{patient_id}?{urlencode({'review_error': str(exc)})}#program-heading")
+        return _patient_again(request, user, patient_id, "review", exc, values)
     if saved is None:
         return _not_found(request, user, "patient")
     return _see(f"/patients/{patient_id}#program-heading")
@@ -419,7 +432,7 @@ async def _patient_form(request: Request, patient_id: str, user: Any, save: Any,
         with store_of(request).session() as s:
             saved = save(s, user, patient_id, values, ip, agent, dt.date.today())
     except RequestValidationError as exc:
-        return _see(f"/patients/{patient_id}?{urlencode({'monitoring_error': str(exc)})}#{anchor}-heading")
+        return _patient_again(request, user, patient_id, anchor, exc, values)
     if not saved:
         return _not_found(request, user, "patient")
     return _see(f"/patients/{patient_id}#{anchor}-heading")
