@@ -232,3 +232,21 @@ def test_a_level_that_includes_two_fills_of_one_product_is_marked_and_described(
     assert "1 step(s) include two fills of one product at once" in svg.findtext(f"{SVG}desc", "")
     plain = parse(trajectory_svg(steps[:1], as_of=D("2025-03-31")))
     assert not [line for line in plain.iter(f"{SVG}line") if line.get("class") == "overlap"]
+
+
+def test_a_score_chart_draws_each_assessment_and_says_the_numbers_in_words() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from taperwise.web.charts import score_chart_svg
+
+    svg = score_chart_svg([(dt.date(2026, 1, 5), Decimal("7.0")), (dt.date(2026, 3, 2), Decimal("4.3"))],
+                          Decimal(10), "PEG over time", chart_id="peg-chart")  # fmt: skip
+    assert svg.count('class="score-point"') == 2
+    assert "2026-01-05: 7; 2026-03-02: 4.3" in svg
+    assert "style=" not in svg  # the CSP allows no inline style
+    one = score_chart_svg(
+        [(dt.date(2026, 1, 5), Decimal(12))], Decimal(27), "PHQ-9", chart_id="p", bands=(Decimal(10),)
+    )
+    assert one.count('class="score-point"') == 1
+    assert 'class="band"' in one

@@ -99,6 +99,7 @@ def test_outcomes_show_the_composite_per_patient_and_for_the_clinic(signed_in: T
         )
     patient = signed_in.get(f"/patients/{number}").text
     assert "Tapering success: <strong>" in patient
+    assert 'id="peg-chart"' in patient
     assert "7.0" in patient
     assert "4.0" in patient
     clinic = signed_in.get("/program/outcomes").text

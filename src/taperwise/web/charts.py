@@ -359,3 +359,62 @@ def trajectory_svg(
     parts += [f'<polyline class="mme-line" points="{path}"/>', *_overlaps(scale, steps)]
     parts += [*_harm_marks(scale, marks), "</svg>"]
     return Markup("".join(parts))
+
+
+def score_chart_svg(
+    points: Sequence[tuple[dt.date, Decimal]],
+    maximum: Decimal,
+    title: str,
+    *,
+    chart_id: str,
+    bands: Sequence[Decimal] = (),
+) -> Markup:
+    """A small line chart of one score over time (PEG 0–10, PHQ-9 0–27), with dashed lines at `bands`.
+
+    Points in date order; one point is drawn as a dot. The words of the chart are in `<title>`/`<desc>`
+    and the same numbers are in the table beside it, so a reader never depends on the picture."""
+    width, height, left, right, top, bottom = 420, 180, 40, 16, 14, 36
+    ordered = sorted(points)
+    first = ordered[0][0] if ordered else dt.date.today()
+    last = ordered[-1][0] if ordered else first
+    span = max((last - first).days, 1)
+    below = height - bottom + 18
+
+    def x(day: dt.date) -> float:
+        if len(ordered) < 2:
+            return (left + width - right) / 2
+        return left + (width - left - right) * (day - first).days / span
+
+    def y(value: Decimal) -> float:
+        return top + (height - top - bottom) * float(1 - value / maximum)
+
+    cid = escape(chart_id)
+    desc = "; ".join(f"{day}: {value.normalize():f}" for day, value in ordered) or "no scores yet"
+    parts = [
+        f'<svg class="score-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-labelledby="{cid}-title {cid}-desc" id="{cid}">',
+        f'<title id="{cid}-title">{escape(title)}</title><desc id="{cid}-desc">{escape(desc)}</desc>',
+        f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{height - bottom}"/>',
+        f'<line class="axis" x1="{left}" x2="{width - right}" y1="{height - bottom}" '
+        f'y2="{height - bottom}"/>',
+    ]
+    for tick in (Decimal(0), maximum / 2, maximum):
+        label = f"{tick.normalize():f}"
+        parts.append(
+            f'<text class="tick" x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{label}</text>'
+        )
+    for band in bands:
+        parts.append(
+            f'<line class="band" x1="{left}" x2="{width - right}" y1="{y(band):.1f}" y2="{y(band):.1f}"/>'
+        )
+    if ordered:
+        path = " ".join(f"{x(day):.1f},{y(value):.1f}" for day, value in ordered)
+        parts.append(f'<polyline class="score-line" points="{path}"/>')
+        parts += [
+            f'<circle class="score-point" cx="{x(d):.1f}" cy="{y(v):.1f}" r="3.5"/>' for d, v in ordered
+        ]
+        parts.append(f'<text class="tick" x="{x(first):.1f}" y="{below}" text-anchor="start">{first}</text>')
+        if last != first:
+            parts.append(f'<text class="tick" x="{x(last):.1f}" y="{below}" text-anchor="end">{last}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, status
+from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
 from taperwise.knowledge.program import load_intake_decisions
@@ -22,12 +24,12 @@ from taperwise.store import monitoring, team
 from taperwise.store import program as program_store
 from taperwise.store.intake import current_intake, open_intakes
 from taperwise.store.models import Patient, User
-from taperwise.store.outcomes import patient_outcome
+from taperwise.store.outcomes import PatientOutcome, patient_outcome
 from taperwise.store.plans import patient_plans
 from taperwise.store.program import can_record_clinical
 from taperwise.store.worklist import current_metadata, patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
-from taperwise.web.charts import trajectory_svg
+from taperwise.web.charts import score_chart_svg, trajectory_svg
 from taperwise.web.filters import FILTER_NAMES, FilterError, WorklistFilters
 from taperwise.web.picture import harm_window_days, intake_checklist, label_values, picture_of
 from taperwise.web.program_pages import do_now
@@ -63,9 +65,18 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
     try:
         filters = WorklistFilters.parse(dict(request.query_params))
     except FilterError as exc:
-        context = {"filters": WorklistFilters(), "labels": FILTER_LABELS, "page": None,
-                   "error": str(exc), "urlencode": urlencode, "flags": {}, "intakes": (), "review": {},
-                   "due": (), "monitoring_due": ()}  # fmt: skip
+        context = {
+            "filters": WorklistFilters(),
+            "labels": FILTER_LABELS,
+            "page": None,
+            "error": str(exc),
+            "urlencode": urlencode,
+            "flags": {},
+            "intakes": (),
+            "review": {},
+            "due": (),
+            "monitoring_due": (),
+        }
         return render(request, template, context, user=user, status_code=400)
     with store_of(request).session() as s:
         page = filters.run(s, user, client=client_of(request))
@@ -77,11 +88,18 @@ def worklist_page(request: Request, user: CurrentUser) -> Response:
     values = label_values(metadata)
     names = ("high_dose_50", "high_dose_90", "avg_daily_mme_90d", "max_daily_mme_90d")
     flags = {name: label(name, values) for name in names} | {"harm_days": str(harm_window_days(metadata))}
-    context = {"filters": filters,
-               "labels": FILTER_LABELS | {"high_dose_90": flags["high_dose_90"] + " (or unknown)"},
-               "page": page, "error": None, "urlencode": urlencode, "flags": flags,
-               "intakes": intakes, "review": review, "due": due,
-               "monitoring_due": monitoring_due}  # fmt: skip
+    context = {
+        "filters": filters,
+        "labels": FILTER_LABELS | {"high_dose_90": flags["high_dose_90"] + " (or unknown)"},
+        "page": page,
+        "error": None,
+        "urlencode": urlencode,
+        "flags": flags,
+        "intakes": intakes,
+        "review": review,
+        "due": due,
+        "monitoring_due": monitoring_due,
+    }
     return render(request, template, context, user=user)
 
 
@@ -128,8 +146,10 @@ def patient_response(
     if view is None:
         # The same answer for "no such patient" and "another organisation's patient": existence is not
         # disclosed. The refusal itself is in the audit log.
-        context = {"title": "Patient not found", "message": "There is no patient with this number in "
-                   "your organisations' registry."}  # fmt: skip
+        context = {
+            "title": "Patient not found",
+            "message": "There is no patient with this number in your organisations' registry.",
+        }
         return render(request, "error.html", context, user=user, status_code=404)
     # The prescription table's filters (?prescriber=…&from=…): checked against this viewer's own rows;
     # an unusable value shows every prescription with a message, and the read is audited either way.
@@ -139,7 +159,30 @@ def patient_response(
         return render(request, "_prescriptions.html", {"t": table, "v": view}, user=user, status_code=code)
     picture = picture_of(view)
     as_of = view.snapshot.as_of if view.snapshot is not None else None
-    chart = trajectory_svg(picture.steps, picture.marks, as_of=as_of, thresholds=picture.thresholds,
-                           window_days=picture.lookback_days)  # fmt: skip
+    chart = trajectory_svg(
+        picture.steps,
+        picture.marks,
+        as_of=as_of,
+        thresholds=picture.thresholds,
+        window_days=picture.lookback_days,
+    )
+    if program is not None:
+        program["score_charts"] = _score_charts(program["outcome"])  # type: ignore[arg-type]
     page = {"p": picture, "v": view, "chart": chart, "t": table, "program": program}
     return render(request, "patient.html", page, user=user, status_code=code)
+
+
+def _score_charts(outcome: PatientOutcome) -> list[tuple[str, Markup]]:
+    """PEG and PHQ-9 over the patient's assessments, as pictures beside the table of the same numbers."""
+    peg = [(m.date, m.peg) for m in outcome.measures if m.peg is not None]
+    phq9 = [(m.date, m.phq9) for m in outcome.measures if m.phq9 is not None]
+    charts = []
+    if peg:
+        title = "PEG over time (0–10; higher is worse)"
+        charts.append((title, score_chart_svg(peg, Decimal(10), title, chart_id="peg-chart")))
+    if phq9:
+        title = "PHQ-9 over time (0–27; dashed at 10, moderate)"
+        charts.append(
+            (title, score_chart_svg(phq9, Decimal(27), title, chart_id="phq9-chart", bands=(Decimal(10),)))
+        )
+    return charts
