@@ -250,3 +250,16 @@ def test_a_score_chart_draws_each_assessment_and_says_the_numbers_in_words() -> 
     )
     assert one.count('class="score-point"') == 1
     assert 'class="band"' in one
+
+
+def test_the_trajectory_marks_when_the_taper_plan_started_only_inside_the_drawing() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from taperwise.web.charts import Step, trajectory_svg
+
+    steps = [Step(dt.date(2025, 1, 1), dt.date(2025, 3, 31), Decimal(90))]
+    inside = trajectory_svg(steps, as_of=dt.date(2025, 3, 31), program_start=dt.date(2025, 2, 3))
+    assert "taper plan started 2025-02-03" in inside
+    outside = trajectory_svg(steps, as_of=dt.date(2025, 3, 31), program_start=dt.date(2027, 1, 1))
+    assert "plan started" not in outside

@@ -328,6 +328,7 @@ def trajectory_svg(
     window_days: int = DEFAULT_WINDOW_DAYS,
     as_of_label: str = "registry date",
     as_of_text: str | None = None,
+    program_start: dt.date | None = None,
 ) -> Markup:
     """The whole chart as one `<svg>` element, safe to insert into a page. `width` is the drawn width in
     viewBox units (the page scales the drawing to its container); `window_days` the registry's lookback,
@@ -355,6 +356,14 @@ def trajectory_svg(
             f'<g class="as-of"><line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{zero + 24:.1f}"/>'
             f'<text x="{x:.1f}" y="{zero + 42:.1f}" text-anchor="{anchor}">'
             f"{escape(as_of_text or f'{as_of_label} {as_of}')}</text></g>"
+        )
+    if program_start is not None and scale.first <= program_start < scale.last:
+        # The program's start (the first agreed plan): the trajectory since then is the program's outcome.
+        x = scale.x(program_start)
+        parts.append(
+            f'<g class="program-start"><title>taper plan started {program_start}</title>'
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{scale.y(Decimal(0)):.1f}"/>'
+            f'<text x="{x + 4:.1f}" y="{TOP + 12}">plan started</text></g>'
         )
     parts += [f'<polyline class="mme-line" points="{path}"/>', *_overlaps(scale, steps)]
     parts += [*_harm_marks(scale, marks), "</svg>"]

@@ -159,13 +159,9 @@ def patient_response(
         return render(request, "_prescriptions.html", {"t": table, "v": view}, user=user, status_code=code)
     picture = picture_of(view)
     as_of = view.snapshot.as_of if view.snapshot is not None else None
-    chart = trajectory_svg(
-        picture.steps,
-        picture.marks,
-        as_of=as_of,
-        thresholds=picture.thresholds,
-        window_days=picture.lookback_days,
-    )
+    started = program["outcome"].program_start if program is not None else None  # type: ignore[attr-defined]
+    chart = trajectory_svg(picture.steps, picture.marks, as_of=as_of, thresholds=picture.thresholds,
+                           window_days=picture.lookback_days, program_start=started)  # fmt: skip
     if program is not None:
         program["score_charts"] = _score_charts(program["outcome"])  # type: ignore[arg-type]
     page = {"p": picture, "v": view, "chart": chart, "t": table, "program": program}
