@@ -13,7 +13,10 @@ from tests.web.test_plan_pages import _make
 
 
 def _tag(worklist: str, label: str) -> str | None:
-    match = re.search(rf"<bdi>{label}</bdi></a> <span class=\"tag\"[^>]*>([^<]+)</span>", worklist)
+    """The review status shown in the patient's worklist row (its flags cell)."""
+    table = worklist[worklist.index('<table class="worklist"') :]
+    row = re.search(rf"<bdi>{label}</bdi></a>(?:(?!</tr>).)*", table, re.S)
+    match = re.search(r'<li class="tag review"[^>]*>([^<]+)</li>', row.group(0)) if row else None
     return match.group(1) if match else None
 
 
