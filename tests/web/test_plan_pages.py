@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import re
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -293,3 +294,32 @@ def test_the_handover_note_holds_the_reason_the_plan_and_what_the_team_knows(sig
     assert "Intake decision: Refer" in html
     assert "PDMP check: last none" in html
     assert "never stopped suddenly" in html
+
+
+def test_every_regimen_line_of_the_form_reaches_the_request_none_dropped() -> None:
+    from taperwise.web.plan_pages import MAX_REGIMEN_LINES, request_from_form
+
+    form = {
+        "start_date": "2025-01-06",
+        "pace_reduction": "10",
+        "pace_unit": "percent_of_original",
+        "pace_every_days": "28",
+    }
+    for n in range(9):
+        form |= {
+            f"drug_{n}": f"Morphine {n + 1}0mg tablets",
+            f"include_{n}": "on",
+            f"dose_{n}": "10",
+            f"times_{n}": "2",
+        }
+    assert len(request_from_form(form)["regimen"]) == 9
+    too_many = form | {f"drug_{n}": "x" for n in range(MAX_REGIMEN_LINES + 1)}
+    with pytest.raises(Exception, match=f"more than {MAX_REGIMEN_LINES} medicines"):
+        request_from_form(too_many)
+
+
+def test_a_handover_text_too_long_is_refused_not_cut(signed_in: TestClient) -> None:
+    _, page = _agreed(signed_in)
+    response = signed_in.get(f"{page}/handover.pdf", params={"reason": "x" * 4001})
+    assert response.status_code == 400
+    assert "reason: is longer than 4000 characters" in response.text

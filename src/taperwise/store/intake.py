@@ -19,13 +19,10 @@ from sqlalchemy.orm import Session
 
 from taperwise.errors import RequestValidationError
 from taperwise.knowledge.program import load_intake_checklist, load_intake_decisions
-from taperwise.store.access import organisation_ids
 from taperwise.store.audit import record_audit
 from taperwise.store.models import IntakeCheck, IntakeReview, Patient, User, utc_now
-from taperwise.store.program import can_record_clinical, clinical_patient
-from taperwise.store.security import reject_nul
-
-MAX_TEXT = 4000
+from taperwise.store.program import clinical_organisations, clinical_patient, display_names
+from taperwise.store.security import clean_text
 
 
 @dataclass(frozen=True)
@@ -64,26 +61,11 @@ class OpenIntake:
     items: int
 
 
-def _names(s: Session, *ids: int | None) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    return (
-        {u.id: u.display_name for u in s.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
-    )
-
-
-def _text(field: str, value: str) -> str:
-    text = value.strip()
-    reject_nul(field, text)
-    if len(text) > MAX_TEXT:
-        raise RequestValidationError(field, f"is longer than {MAX_TEXT} characters")
-    return text
-
-
 def _view(s: Session, review: IntakeReview) -> IntakeView:
     rows = list(
         s.scalars(select(IntakeCheck).where(IntakeCheck.intake_id == review.id).order_by(IntakeCheck.id))
     )
-    names = _names(s, review.decided_by_user_id, *(row.checked_by_user_id for row in rows))
+    names = display_names(s, review.decided_by_user_id, *(row.checked_by_user_id for row in rows))
     checks = {
         row.item_id: CheckState(
             row.item_id, row.done, row.note, names.get(row.checked_by_user_id, "?"), row.created_at
@@ -141,7 +123,7 @@ def save_checklist(
     changed = []
     for item in load_intake_checklist():
         done = form.get(f"done_{item.item_id}") == "on"
-        note = _text(f"note_{item.item_id}", form.get(f"note_{item.item_id}", ""))
+        note = clean_text(f"note_{item.item_id}", form.get(f"note_{item.item_id}", ""))
         old = before.get(item.item_id)
         if (old.done, old.note) == (done, note) if old is not None else (not done and not note):
             continue
@@ -180,8 +162,8 @@ def decide(
         raise RequestValidationError(
             "decision", f"choose one of: {', '.join(d.label for d in decisions.values())}"
         )
-    referral = _text("referral", form.get("referral", ""))
-    bridging = _text("bridging_plan", form.get("bridging_plan", ""))
+    referral = clean_text("referral", form.get("referral", ""))
+    bridging = clean_text("bridging_plan", form.get("bridging_plan", ""))
     if "referral" in chosen.needs and not referral:
         raise RequestValidationError(
             "referral", f"“{chosen.label}” needs the referral written: to whom, and when"
@@ -192,7 +174,7 @@ def decide(
         )
     review = _open_review(s, user, patient)
     review.decision = chosen.decision
-    review.decision_note = _text("decision_note", form.get("decision_note", "")) or None
+    review.decision_note = clean_text("decision_note", form.get("decision_note", "")) or None
     review.referral = referral or None
     review.bridging_plan = bridging or None
     review.decided_at = utc_now()
@@ -214,9 +196,7 @@ def decide(
 
 def open_intakes(s: Session, user: User) -> tuple[OpenIntake, ...]:
     """Every undecided intake of the user's organisations, oldest first (clinical roles only)."""
-    if not can_record_clinical(user):
-        return ()
-    organisations = organisation_ids(s, user)
+    organisations = clinical_organisations(s, user)
     if not organisations:
         return ()
     items = len(load_intake_checklist())

@@ -19,13 +19,11 @@ from sqlalchemy.orm import Session
 
 from taperwise.errors import RequestValidationError
 from taperwise.knowledge.program import load_monitoring_kinds
-from taperwise.store.access import organisation_ids
 from taperwise.store.audit import record_audit
-from taperwise.store.models import MonitoringEvent, Patient, TreatmentAgreement, User, utc_now
-from taperwise.store.program import can_record_clinical, clinical_patient
-from taperwise.store.security import reject_nul
+from taperwise.store.models import MonitoringEvent, TreatmentAgreement, User, utc_now
+from taperwise.store.program import clinical_patient, program_patients
+from taperwise.store.security import clean_text
 
-MAX_TEXT = 4000
 DUE_WITHIN_DAYS = 7
 
 
@@ -56,14 +54,6 @@ class DueItem:
     what: str
     date: dt.date
     overdue: bool
-
-
-def _text(field: str, value: str) -> str:
-    text = value.strip()
-    reject_nul(field, text)
-    if len(text) > MAX_TEXT:
-        raise RequestValidationError(field, f"is longer than {MAX_TEXT} characters")
-    return text
 
 
 def _date(field: str, value: str, today: dt.date) -> dt.date:
@@ -121,7 +111,7 @@ def record_monitoring(
             patient_id=patient.id,
             kind=kind,
             date=day,
-            result=_text("result", form.get("result", "")),
+            result=clean_text("result", form.get("result", "")),
             recorded_by_user_id=user.id,
         )
     )
@@ -162,7 +152,7 @@ def record_agreement(
     patient = clinical_patient(s, user, patient_id, ip, agent)
     if patient is None:
         return False
-    goals = _text("goals", form.get("goals", ""))
+    goals = clean_text("goals", form.get("goals", ""))
     if not goals:
         raise RequestValidationError("goals", "write the goals agreed with the patient")
     agreed_on = _date("agreed_on", form.get("agreed_on", ""), today)
@@ -173,7 +163,7 @@ def record_agreement(
         )
         if trial_until is None or trial_until <= agreed_on:
             raise RequestValidationError("trial_until", "must be a date after the agreement")
-    stop_rule = _text("stop_rule", form.get("stop_rule", ""))
+    stop_rule = clean_text("stop_rule", form.get("stop_rule", ""))
     if trial_until is not None and not stop_rule:
         raise RequestValidationError("stop_rule", "a time-limited trial needs its stop rule: what ends it")
     try:
@@ -224,16 +214,7 @@ def _is_date(value: str) -> bool:
 def due_monitoring(s: Session, user: User, today: dt.date) -> tuple[DueItem, ...]:
     """Monitoring and agreement reviews due within a week or overdue, for every patient in the program of
     the user's organisations (clinical roles only)."""
-    if not can_record_clinical(user):
-        return ()
-    organisations = organisation_ids(s, user)
-    if not organisations:
-        return ()
-    patients = s.scalars(
-        select(Patient)
-        .where(Patient.organisation_id.in_(organisations), Patient.in_program.is_(True))
-        .order_by(Patient.id)
-    )
+    patients = program_patients(s, user)
     horizon = today + dt.timedelta(days=DUE_WITHIN_DAYS)
     due = []
     for patient in patients:

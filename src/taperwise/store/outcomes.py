@@ -13,9 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taperwise.program.outcomes import Outcome, tapering_success
-from taperwise.store.access import organisation_ids
 from taperwise.store.models import Assessment, Patient, RegistryEntry, TaperPlanRecord, User
-from taperwise.store.program import assessment_results, can_record_clinical, current_answers
+from taperwise.store.program import assessment_results, current_answers, program_patients
 from taperwise.store.worklist import current_snapshots
 
 
@@ -97,14 +96,5 @@ def patient_outcome(s: Session, patient: Patient) -> PatientOutcome:
 
 def clinic_outcomes(s: Session, user: User) -> tuple[PatientOutcome, ...]:
     """Every patient in the program of the user's organisations (clinical roles only)."""
-    if not can_record_clinical(user):
-        return ()
-    organisations = organisation_ids(s, user)
-    if not organisations:
-        return ()
-    patients = s.scalars(
-        select(Patient)
-        .where(Patient.organisation_id.in_(organisations), Patient.in_program.is_(True))
-        .order_by(Patient.id)
-    )
+    patients = program_patients(s, user)
     return tuple(patient_outcome(s, patient) for patient in patients)

@@ -21,13 +21,10 @@ from sqlalchemy.orm import Session
 from taperwise.errors import RequestValidationError
 from taperwise.store.audit import record_audit
 from taperwise.store.models import PlanWarningAcknowledgement, TaperPlanRecord, User, utc_now
-from taperwise.store.program import clinical_patient
-from taperwise.store.security import reject_nul
+from taperwise.store.program import clinical_patient, display_names, patient_record
+from taperwise.store.security import clean_text
 from taperwise.store.team import record_status, statuses
-from taperwise.store.worklist import patient_number
 from taperwise.taper.plan import TaperPlan
-
-MAX_REASON = 4000
 
 
 @dataclass(frozen=True)
@@ -67,17 +64,8 @@ class PlanView:
         return tuple(dict.fromkeys(codes))
 
 
-def _names(s: Session, *user_ids: int | None) -> dict[int, str]:
-    wanted = {user_id for user_id in user_ids if user_id is not None}
-    return (
-        {user.id: user.display_name for user in s.scalars(select(User).where(User.id.in_(wanted)))}
-        if wanted
-        else {}
-    )
-
-
 def _summary(s: Session, record: TaperPlanRecord) -> PlanSummary:
-    names = _names(s, record.created_by_user_id, record.agreed_by_user_id)
+    names = display_names(s, record.created_by_user_id, record.agreed_by_user_id)
     summary = json.loads(record.plan_json).get("summary", {})
     return PlanSummary(
         id=record.id,
@@ -130,25 +118,8 @@ def create_plan(
 def _record(
     s: Session, user: User, patient_id: int | str, plan_id: int | str, ip: str | None, agent: str | None
 ) -> TaperPlanRecord | None:
-    patient = clinical_patient(s, user, patient_id, ip, agent)
-    if patient is None:
-        return None
-    number = patient_number(plan_id)
-    record = s.get(TaperPlanRecord, number) if number is not None else None
-    if record is None or record.patient_id != patient.id:
-        record_audit(
-            s,
-            user,
-            "denied",
-            "taper_plan",
-            plan_id,
-            ip,
-            agent,
-            "no such plan of this patient",
-            organisation_id=patient.organisation_id,
-        )
-        return None
-    return record
+    found = patient_record(s, user, patient_id, TaperPlanRecord, plan_id, "taper_plan", ip, agent)
+    return found[1] if found is not None else None
 
 
 def _view(s: Session, record: TaperPlanRecord, patient_label: str) -> PlanView:
@@ -159,7 +130,7 @@ def _view(s: Session, record: TaperPlanRecord, patient_label: str) -> PlanView:
             .order_by(PlanWarningAcknowledgement.id)
         )
     )
-    names = _names(s, *(ack.acknowledged_by_user_id for ack in acks))
+    names = display_names(s, *(ack.acknowledged_by_user_id for ack in acks))
     acknowledgements = tuple(
         Acknowledgement(
             ack.warning_code, ack.reason, names.get(ack.acknowledged_by_user_id, "?"), ack.created_at
@@ -224,12 +195,9 @@ def acknowledge_warning(
     codes = {w.code for w in plan.warnings if w.severity == "requires_review"}
     if code not in codes:
         raise RequestValidationError("warning", "is not a warning of this plan that requires review")
-    text = reason.strip()
-    reject_nul("reason", text)
+    text = clean_text(f"reason.{code}", reason)
     if not text:
         raise RequestValidationError(f"reason.{code}", "say why the plan goes ahead despite this warning")
-    if len(text) > MAX_REASON:
-        raise RequestValidationError(f"reason.{code}", f"is longer than {MAX_REASON} characters")
     s.add(
         PlanWarningAcknowledgement(
             plan_id=record.id, warning_code=code, reason=text, acknowledged_by_user_id=user.id

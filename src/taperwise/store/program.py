@@ -19,6 +19,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,16 +37,15 @@ from taperwise.store.models import (
     Patient,
     ProgramChoice,
     SafetyAlert,
+    TaperPlanRecord,
     User,
     utc_now,
 )
-from taperwise.store.security import reject_nul
+from taperwise.store.security import clean_text
 from taperwise.store.worklist import patient_number
 
 CLINICAL_ROLES = frozenset({"clinician", "pharmacist", "psychologist"})
 KINDS = ("assessment", "follow-up")
-MAX_TEXT_ANSWER = 4000
-MAX_RESOLUTION = 4000
 
 
 def can_record_clinical(user: User) -> bool:
@@ -129,15 +129,30 @@ def clinical_patient(
     return patient
 
 
-def _names(s: Session, *user_ids: int | None) -> dict[int, str]:
+def display_names(s: Session, *user_ids: int | None) -> dict[int, str]:
+    """Display names of the given users, by id (one query; unknown and None ids left out)."""
     wanted = {user_id for user_id in user_ids if user_id is not None}
     if not wanted:
         return {}
     return {user.id: user.display_name for user in s.scalars(select(User).where(User.id.in_(wanted)))}
 
 
+def program_patients(s: Session, user: User) -> list[Patient]:
+    """Every patient in the program of the organisations whose program records `user` may see."""
+    organisations = clinical_organisations(s, user)
+    if not organisations:
+        return []
+    query = select(Patient).where(Patient.organisation_id.in_(organisations), Patient.in_program.is_(True))
+    return list(s.scalars(query.order_by(Patient.id)))
+
+
+def clinical_organisations(s: Session, user: User) -> frozenset[int]:
+    """The organisations whose program records `user` may see: none unless a clinical role."""
+    return organisation_ids(s, user) if can_record_clinical(user) else frozenset()
+
+
 def _summary(s: Session, assessment: Assessment) -> AssessmentSummary:
-    names = _names(s, assessment.started_by_user_id, assessment.completed_by_user_id)
+    names = display_names(s, assessment.started_by_user_id, assessment.completed_by_user_id)
     completed_by = names.get(assessment.completed_by_user_id) if assessment.completed_by_user_id else None
     return AssessmentSummary(
         assessment.id,
@@ -212,7 +227,7 @@ def open_alerts(s: Session, patient_id: int) -> tuple[AlertView, ...]:
 
 
 def _alert_view(s: Session, row: SafetyAlert) -> AlertView:
-    resolved_by = _names(s, row.resolved_by_user_id).get(row.resolved_by_user_id or 0)
+    resolved_by = display_names(s, row.resolved_by_user_id).get(row.resolved_by_user_id or 0)
     return AlertView(
         row.id,
         row.alert_id,
@@ -226,28 +241,46 @@ def _alert_view(s: Session, row: SafetyAlert) -> AlertView:
     )
 
 
-def _assessment(
-    s: Session, user: User, patient_id: int | str, assessment_id: int | str, ip: str | None, agent: str | None
-) -> tuple[Patient, Assessment] | None:
+R = TypeVar("R", Assessment, SafetyAlert, TaperPlanRecord)  # the program's records of one patient
+
+
+def patient_record(
+    s: Session,
+    user: User,
+    patient_id: int | str,
+    model: type[R],
+    record_id: int | str,
+    entity: str,
+    ip: str | None,
+    agent: str | None,
+) -> tuple[Patient, R] | None:
+    """A program record (`model` row `record_id`) of this patient, when `user` may open it; otherwise None,
+    audited as denied with the same answer for "no such record" and "another patient's record"."""
     patient = clinical_patient(s, user, patient_id, ip, agent)
     if patient is None:
         return None
-    number = patient_number(assessment_id)
-    assessment = s.get(Assessment, number) if number is not None else None
-    if assessment is None or assessment.patient_id != patient.id:
+    number = patient_number(record_id)
+    record = s.get(model, number) if number is not None else None
+    if record is None or record.patient_id != patient.id:
         record_audit(
             s,
             user,
             "denied",
-            "assessment",
-            assessment_id,
+            entity,
+            record_id,
             ip,
             agent,
-            "no such assessment of this patient",
+            f"no such {entity.replace('_', ' ')} of this patient",
             organisation_id=patient.organisation_id,
         )
         return None
-    return patient, assessment
+    return patient, record
+
+
+def _assessment(
+    s: Session, user: User, patient_id: int | str, assessment_id: int | str, ip: str | None, agent: str | None
+) -> tuple[Patient, Assessment] | None:
+    return patient_record(s, user, patient_id, Assessment, assessment_id, "assessment", ip, agent)
 
 
 def current_answers(s: Session, assessment_id: int) -> dict[str, dict[str, str]]:
@@ -386,9 +419,7 @@ def _checked(instrument: Instrument, raw: Mapping[str, str]) -> dict[str, str]:
     for item in instrument.items:
         value = raw.get(item.id)
         if value is not None:
-            reject_nul(item.id, value)
-            if item.kind == "text" and len(value) > MAX_TEXT_ANSWER:
-                raise RequestValidationError(item.id, f"is longer than {MAX_TEXT_ANSWER} characters")
+            clean_text(item.id, value)
     known = {item.id for item in instrument.items}
     answers = read_answers(instrument, {key: value for key, value in raw.items() if key in known})
     return {key: str(value) for key, value in answers.items()}
@@ -471,32 +502,15 @@ def resolve_alert(
     agent: str | None,
 ) -> AlertView | None:
     """A clinician records what was done; only then does the alert end."""
-    patient = clinical_patient(s, user, patient_id, ip, agent)
-    if patient is None:
+    found = patient_record(s, user, patient_id, SafetyAlert, alert_id, "safety_alert", ip, agent)
+    if found is None:
         return None
-    number = patient_number(alert_id)
-    row = s.get(SafetyAlert, number) if number is not None else None
-    if row is None or row.patient_id != patient.id:
-        record_audit(
-            s,
-            user,
-            "denied",
-            "safety_alert",
-            alert_id,
-            ip,
-            agent,
-            "no such alert of this patient",
-            organisation_id=patient.organisation_id,
-        )
-        return None
-    text = resolution.strip()
-    reject_nul("resolution", text)
+    patient, row = found
+    text = clean_text("resolution", resolution)
     if not text:
         raise RequestValidationError(
             "resolution", "say what was done (for example: risk assessed, plan agreed)"
         )
-    if len(text) > MAX_RESOLUTION:
-        raise RequestValidationError("resolution", f"is longer than {MAX_RESOLUTION} characters")
     if row.resolved_at is None:
         row.resolved_at = utc_now()
         row.resolved_by_user_id = user.id
@@ -518,7 +532,7 @@ def resolve_alert(
 def module_statuses(s: Session) -> tuple[ModuleStatus, ...]:
     """Each module's status: signed off when someone approved its current digest."""
     signoffs = list(s.scalars(select(ModuleSignOff).order_by(ModuleSignOff.created_at.desc())))
-    names = _names(s, *(row.signed_by_user_id for row in signoffs))
+    names = display_names(s, *(row.signed_by_user_id for row in signoffs))
     statuses = []
     for module in load_modules():
         mine = [row for row in signoffs if row.module_id == module.id]
@@ -537,19 +551,19 @@ def module_statuses(s: Session) -> tuple[ModuleStatus, ...]:
 
 def sign_off_module(
     s: Session, user: User, module_id: str, note: str, ip: str | None, agent: str | None
-) -> ModuleStatus:
-    if not can_record_clinical(user):
+) -> ModuleStatus | None:
+    if not can_record_clinical(user):  # None, not an exception: the refusal stays in the audit log
         record_audit(s, user, "denied", "module", module_id, ip, agent, f"role {user.role} may not sign off")
-        raise RequestValidationError("module", "only a clinician, pharmacist or psychologist may sign off")
+        return None
     module = module_by_id(module_id)
-    reject_nul("note", note)
+    note = clean_text("note", note)
     s.add(
         ModuleSignOff(
             module_id=module.id,
             module_version=module.version,
             digest=module.digest,
             signed_by_user_id=user.id,
-            note=note.strip()[:MAX_RESOLUTION],
+            note=note,
         )
     )
     record_audit(s, user, "create", "module_signoff", module.id, ip, agent, f"digest {module.digest[:12]}")
@@ -566,7 +580,7 @@ def answer_history(s: Session, assessment_id: int) -> list[tuple[str, str | None
             .order_by(AssessmentAnswer.id)
         )
     )
-    names = _names(s, *(row.entered_by_user_id for row in rows))
+    names = display_names(s, *(row.entered_by_user_id for row in rows))
     return [(row.item_id, row.value, row.created_at, names.get(row.entered_by_user_id, "?")) for row in rows]
 
 
@@ -618,8 +632,7 @@ def save_program_choice(
         template_by_id(template_id)
     except TaperwiseError as exc:
         raise RequestValidationError("template", str(exc)) from exc
-    for key, value in reasons.items():
-        reject_nul(f"reason.{key}", value)
+    reasons = {key: clean_text(f"reason.{key}", value) for key, value in reasons.items()}
     results = assessment_results(assessment, current_answers(s, assessment.id))
     try:
         choice = choose_modules(recommend(assessment_values(results.values())), include, dict(reasons))
@@ -628,8 +641,7 @@ def save_program_choice(
             getattr(exc, "field", "modules"), str(getattr(exc, "problem", exc))
         ) from exc
     deviations = [
-        {"module_id": d.module_id, "change": d.change, "reason": d.reason[:MAX_TEXT_ANSWER]}
-        for d in choice.deviations
+        {"module_id": d.module_id, "change": d.change, "reason": d.reason} for d in choice.deviations
     ]
     row = ProgramChoice(
         patient_id=patient.id,
@@ -656,7 +668,7 @@ def save_program_choice(
 
 
 def _chosen(s: Session, row: ProgramChoice) -> ChosenProgram:
-    by = _names(s, row.chosen_by_user_id).get(row.chosen_by_user_id, "?")
+    by = display_names(s, row.chosen_by_user_id).get(row.chosen_by_user_id, "?")
     return ChosenProgram(
         row.assessment_id,
         row.template_id,

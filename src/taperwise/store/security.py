@@ -109,3 +109,16 @@ def printable(text: str, limit: int = 500) -> str:
     """Text safe to keep in the audit log even when an attacker wrote it: NUL bytes shown, length capped."""
     shown = text.replace("\x00", "\\x00")
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+MAX_FREE_TEXT = 4000  # a clinician's note, reason or plan: longer is refused, never cut
+
+
+def clean_text(field: str, value: str, limit: int = MAX_FREE_TEXT) -> str:
+    """A clinician's free text as stored: stripped, no NUL byte, and refused (naming `field`) when longer
+    than `limit` — a note is never silently cut."""
+    text = value.strip()
+    reject_nul(field, text)
+    if len(text) > limit:
+        raise RequestValidationError(field, f"is longer than {limit} characters")
+    return text

@@ -18,11 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taperwise.errors import RequestValidationError
-from taperwise.store.access import organisation_ids
 from taperwise.store.audit import record_audit
 from taperwise.store.models import Patient, ReviewStatus, TaperPlanRecord, User
-from taperwise.store.program import can_record_clinical, clinical_patient
-from taperwise.store.security import reject_nul
+from taperwise.store.program import clinical_organisations, clinical_patient
+from taperwise.store.security import clean_text
 
 STATUSES = {
     "not_reviewed": "not reviewed",
@@ -80,11 +79,10 @@ def record_status(
 ) -> StatusView:
     if status not in STATUSES or status == "not_reviewed":
         raise RequestValidationError("status", "must be in review, in program or declined")
-    text = reason.strip()
-    reject_nul("reason", text)
+    text = clean_text("reason", reason)
     if status == "declined" and not text:
         raise RequestValidationError("reason", "say why the patient or clinician declined the program")
-    s.add(ReviewStatus(patient_id=patient.id, status=status, reason=text[:4000], recorded_by_user_id=user.id))
+    s.add(ReviewStatus(patient_id=patient.id, status=status, reason=text, recorded_by_user_id=user.id))
     record_audit(
         s,
         user,
@@ -108,9 +106,7 @@ def mark_in_review(s: Session, user: User, patient: Patient, ip: str | None, age
 def due_follow_ups(s: Session, user: User, today: dt.date) -> tuple[DueFollowUp, ...]:
     """The next follow-up of every agreed plan of the user's organisations that is due within a week or
     overdue, oldest first (clinical roles only)."""
-    if not can_record_clinical(user):
-        return ()
-    organisations = organisation_ids(s, user)
+    organisations = clinical_organisations(s, user)
     if not organisations:
         return ()
     rows = s.execute(

@@ -12,6 +12,7 @@ entered with the engine's message naming the field.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -25,6 +26,7 @@ from taperwise.store import plans as repo
 from taperwise.store.models import Patient
 from taperwise.store.monitoring import current_agreement
 from taperwise.store.program import can_record_clinical, latest_results, open_alerts
+from taperwise.store.security import clean_text
 from taperwise.store.worklist import patient_view
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.charts import Step as ChartStep
@@ -33,7 +35,7 @@ from taperwise.web.picture import picture_of
 from taperwise.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
-MAX_REGIMEN_LINES = 6
+MAX_REGIMEN_LINES = 24  # a form with more lines is refused whole, naming the limit: none is dropped
 FACTORS = {
     "suspected_oud": "Suspected opioid use disorder",
     "suicide_risk": "Suicide risk (PHQ-9 item 9 above 0, or concern)",
@@ -82,7 +84,7 @@ def _prefill(request: Request, user: Any, patient_id: str) -> dict[str, Any] | N
         "pace_every_days": "28",
         "market": "",
     }
-    for index, line in enumerate(lines[:MAX_REGIMEN_LINES]):
+    for index, line in enumerate(lines):
         values[f"drug_{index}"] = line.prescription.drug or ""
         values[f"include_{index}"] = "on"
     if entry is not None and entry.benzo_overlap_days_90d:
@@ -91,8 +93,8 @@ def _prefill(request: Request, user: Any, patient_id: str) -> dict[str, Any] | N
         values["suicide_risk"] = "on"
     if entry is not None and (entry.opioid_overdose_180d or 0) > 0:
         values["prior_overdose"] = "on"
-    supply = [_supply_text(line.prescription, line.days_since_end) for line in lines[:MAX_REGIMEN_LINES]]
-    return {"view": view, "values": values, "supply": supply, "rows": max(len(lines[:MAX_REGIMEN_LINES]), 1)}
+    supply = [_supply_text(line.prescription, line.days_since_end) for line in lines]
+    return {"view": view, "values": values, "supply": supply, "rows": max(len(lines), 1)}
 
 
 def _supply_text(prescription: Any, days_since_end: int) -> str:
@@ -122,8 +124,13 @@ def _form_context(
     }
 
 
+def _line_numbers(values: Mapping[str, str]) -> list[int]:
+    """The regimen line numbers the form holds (`drug_0`, `drug_1`, …), in order."""
+    return sorted({int(key[5:]) for key in values if key.startswith("drug_") and key[5:].isdigit()})
+
+
 def _rows_in(values: dict[str, str]) -> int:
-    return max([int(key.split("_")[1]) + 1 for key in values if key.startswith("drug_")] or [1])
+    return max([number + 1 for number in _line_numbers(values)] or [1])
 
 
 @router.get("/patients/{patient_id}/plans/new")
@@ -140,7 +147,10 @@ def request_from_form(form: FormData | dict[str, str]) -> dict[str, Any]:
     """The engine's request from the reconciliation form; a field the engine cannot take is named."""
     text = {key: str(value).strip() for key, value in form.items() if key != "csrf_token"}
     regimen: list[dict[str, Any]] = []
-    for index in range(MAX_REGIMEN_LINES + 1):
+    numbers = _line_numbers(text)
+    if len(numbers) > MAX_REGIMEN_LINES:
+        raise RequestValidationError("regimen", f"more than {MAX_REGIMEN_LINES} medicines in one plan")
+    for index in numbers:
         drug = text.get(f"drug_{index}", "")
         if not drug or text.get(f"include_{index}") != "on":
             continue
@@ -314,8 +324,17 @@ def handover(request: Request, patient_id: str, plan_id: str, user: CurrentUser)
     from taperwise.store.monitoring import monitoring_states
 
     ip, agent = client_of(request)
-    to = request.query_params.get("to", "")[:300]
-    reason = request.query_params.get("reason", "")[:2000]
+    try:
+        to = clean_text("to", request.query_params.get("to", ""), 300)
+        reason = clean_text("reason", request.query_params.get("reason", ""))
+    except RequestValidationError as exc:  # refused, never cut: the note must say what was written
+        return render(
+            request,
+            "error.html",
+            {"title": "No handover note", "message": str(exc)},
+            user=user,
+            status_code=400,
+        )
     with store_of(request).session() as s:
         view = repo.plan_view(s, user, patient_id, plan_id, ip, agent, action="export")
         if view is None:

@@ -11,11 +11,13 @@ role and organisation and audits in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, status
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from taperwise.errors import KnowledgeError, RequestValidationError
@@ -27,6 +29,7 @@ from taperwise.store import intake as intake_store
 from taperwise.store import monitoring as monitoring_store
 from taperwise.store import program as repo
 from taperwise.store import team
+from taperwise.store.models import User
 from taperwise.web.auth import CurrentUser, client_of, store_of
 from taperwise.web.rendering import render
 
@@ -320,14 +323,19 @@ async def sign_off(request: Request, module_id: str, user: CurrentUser) -> Respo
         return _not_found(request, user, "module")
     try:
         with store_of(request).session() as s:
-            repo.sign_off_module(s, user, module_id, note, ip, agent)
+            signed = repo.sign_off_module(s, user, module_id, note, ip, agent)
     except RequestValidationError as exc:
         return render(
             request,
             "error.html",
             {"title": "Not signed off", "message": str(exc)},
             user=user,
-            status_code=403,
+            status_code=400,
+        )
+    if signed is None:
+        message = "Only a clinician, pharmacist or psychologist may sign off a module."
+        return render(
+            request, "error.html", {"title": "Not signed off", "message": message}, user=user, status_code=403
         )
     return _see(f"/program/modules/{module_id}")
 
@@ -351,48 +359,46 @@ async def _intake_form(request: Request) -> dict[str, str]:
     return {key: str(value) for key, value in form.items() if key != "csrf_token" and isinstance(value, str)}
 
 
-@router.post("/patients/{patient_id}/intake/checklist")
-async def intake_checklist(request: Request, patient_id: str, user: CurrentUser) -> Response:
+PatientSave = Callable[[Session, User, str, dict[str, str], str | None, str | None], object]
+
+
+async def _patient_form(
+    request: Request, patient_id: str, user: User, save: PatientSave, form: str
+) -> Response:
+    """One program form of the patient page: saved, then back to its place on the page; refused, the page
+    again with the form as sent and the problem named (400); not allowed, not found."""
     values = await _intake_form(request)
     ip, agent = client_of(request)
     try:
         with store_of(request).session() as s:
-            saved = intake_store.save_checklist(s, user, patient_id, values, ip, agent)
+            saved = save(s, user, patient_id, values, ip, agent)
     except RequestValidationError as exc:
-        return _patient_again(request, user, patient_id, "intake", exc, values)
-    if saved is None:
+        return _patient_again(request, user, patient_id, form, exc, values)
+    if not saved:
         return _not_found(request, user, "patient")
-    return _see(f"/patients/{saved.patient_id}#intake-heading")
+    return _see(f"/patients/{patient_id}#{form}-heading")
+
+
+@router.post("/patients/{patient_id}/intake/checklist")
+async def intake_checklist(request: Request, patient_id: str, user: CurrentUser) -> Response:
+    return await _patient_form(request, patient_id, user, intake_store.save_checklist, "intake")
 
 
 @router.post("/patients/{patient_id}/intake/decision")
 async def intake_decision(request: Request, patient_id: str, user: CurrentUser) -> Response:
-    values = await _intake_form(request)
-    ip, agent = client_of(request)
-    try:
-        with store_of(request).session() as s:
-            decided = intake_store.decide(s, user, patient_id, values, ip, agent)
-    except RequestValidationError as exc:
-        return _patient_again(request, user, patient_id, "intake", exc, values)
-    if decided is None:
-        return _not_found(request, user, "patient")
-    return _see(f"/patients/{decided.patient_id}#intake-heading")
+    return await _patient_form(request, patient_id, user, intake_store.decide, "intake")
 
 
 @router.post("/patients/{patient_id}/review-status")
 async def review_status(request: Request, patient_id: str, user: CurrentUser) -> Response:
-    values = await _intake_form(request)
-    ip, agent = client_of(request)
-    try:
-        with store_of(request).session() as s:
-            saved = team.set_status(
-                s, user, patient_id, values.get("status", ""), values.get("reason", ""), ip, agent
-            )
-    except RequestValidationError as exc:
-        return _patient_again(request, user, patient_id, "review", exc, values)
-    if saved is None:
-        return _not_found(request, user, "patient")
-    return _see(f"/patients/{patient_id}#program-heading")
+    def save(
+        s: Session, user: User, patient_id: str, values: dict[str, str], ip: str | None, agent: str | None
+    ) -> object:
+        return team.set_status(
+            s, user, patient_id, values.get("status", ""), values.get("reason", ""), ip, agent
+        )
+
+    return await _patient_form(request, patient_id, user, save, "program")
 
 
 @router.get("/program/outcomes")
@@ -417,22 +423,24 @@ def outcomes_page(request: Request, user: CurrentUser) -> Response:
 
 @router.post("/patients/{patient_id}/monitoring")
 async def monitoring_record(request: Request, patient_id: str, user: CurrentUser) -> Response:
-    return await _patient_form(request, patient_id, user, monitoring_store.record_monitoring, "monitoring")
+    return await _patient_form(
+        request, patient_id, user, _dated(monitoring_store.record_monitoring), "monitoring"
+    )
 
 
 @router.post("/patients/{patient_id}/agreement")
 async def agreement_record(request: Request, patient_id: str, user: CurrentUser) -> Response:
-    return await _patient_form(request, patient_id, user, monitoring_store.record_agreement, "agreement")
+    return await _patient_form(
+        request, patient_id, user, _dated(monitoring_store.record_agreement), "agreement"
+    )
 
 
-async def _patient_form(request: Request, patient_id: str, user: Any, save: Any, anchor: str) -> Response:
-    values = await _intake_form(request)
-    ip, agent = client_of(request)
-    try:
-        with store_of(request).session() as s:
-            saved = save(s, user, patient_id, values, ip, agent, dt.date.today())
-    except RequestValidationError as exc:
-        return _patient_again(request, user, patient_id, anchor, exc, values)
-    if not saved:
-        return _not_found(request, user, "patient")
-    return _see(f"/patients/{patient_id}#{anchor}-heading")
+def _dated(save: Callable[..., bool]) -> PatientSave:
+    """A store function that also takes today's date (what may not lie in the future)."""
+
+    def with_today(
+        s: Session, user: User, patient_id: str, values: dict[str, str], ip: str | None, agent: str | None
+    ) -> object:
+        return save(s, user, patient_id, values, ip, agent, dt.date.today())
+
+    return with_today

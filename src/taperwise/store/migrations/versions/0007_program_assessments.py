@@ -14,73 +14,56 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from taperwise.store.migrations.tables import fk, stamped_table
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 
-def _stamped(table: str, *columns: sa.Column[object] | sa.Constraint) -> None:
-    op.create_table(
-        table,
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        *columns,
-        sa.PrimaryKeyConstraint("id", name=f"pk_{table}"),
-    )
-
-
-def _fk(
-    table: str, column: str, target: str, nullable: bool = False
-) -> list[sa.Column[object] | sa.Constraint]:
-    return [
-        sa.Column(column, sa.Integer(), nullable=nullable),
-        sa.ForeignKeyConstraint([column], [f"{target}.id"], name=f"fk_{table}_{column}_{target}"),
-    ]
-
-
 def upgrade() -> None:
-    _stamped(
+    stamped_table(
         "assessments",
-        *_fk("assessments", "patient_id", "patients"),
-        *_fk("assessments", "organisation_id", "organisations"),
+        *fk("assessments", "patient_id", "patients"),
+        *fk("assessments", "organisation_id", "organisations"),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
-        *_fk("assessments", "started_by_user_id", "users"),
+        *fk("assessments", "started_by_user_id", "users"),
         sa.Column("completed_at", sa.DateTime(), nullable=True),
-        *_fk("assessments", "completed_by_user_id", "users", nullable=True),
+        *fk("assessments", "completed_by_user_id", "users", nullable=True),
     )
     op.create_index("ix_assessments_patient", "assessments", ["patient_id", "created_at"])
-    _stamped(
+    stamped_table(
         "assessment_answers",
-        *_fk("assessment_answers", "assessment_id", "assessments"),
+        *fk("assessment_answers", "assessment_id", "assessments"),
         sa.Column("instrument_id", sa.String(30), nullable=False),
         sa.Column("instrument_version", sa.String(20), nullable=False),
         sa.Column("item_id", sa.String(40), nullable=False),
         sa.Column("value", sa.Text(), nullable=True),
-        *_fk("assessment_answers", "entered_by_user_id", "users"),
+        *fk("assessment_answers", "entered_by_user_id", "users"),
         sa.Column("superseded_at", sa.DateTime(), nullable=True),
     )
     op.create_index("ix_assessment_answers_item", "assessment_answers", ["assessment_id", "item_id"])
-    _stamped(
+    stamped_table(
         "safety_alerts",
-        *_fk("safety_alerts", "patient_id", "patients"),
-        *_fk("safety_alerts", "assessment_id", "assessments"),
+        *fk("safety_alerts", "patient_id", "patients"),
+        *fk("safety_alerts", "assessment_id", "assessments"),
         sa.Column("alert_id", sa.String(50), nullable=False),
         sa.Column("level", sa.String(20), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
-        *_fk("safety_alerts", "raised_by_user_id", "users"),
+        *fk("safety_alerts", "raised_by_user_id", "users"),
         sa.Column("resolved_at", sa.DateTime(), nullable=True),
-        *_fk("safety_alerts", "resolved_by_user_id", "users", nullable=True),
+        *fk("safety_alerts", "resolved_by_user_id", "users", nullable=True),
         sa.Column("resolution", sa.Text(), nullable=True),
     )
     op.create_index("ix_safety_alerts_patient", "safety_alerts", ["patient_id", "resolved_at"])
-    _stamped(
+    stamped_table(
         "module_signoffs",
         sa.Column("module_id", sa.String(50), nullable=False),
         sa.Column("module_version", sa.String(20), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False),
-        *_fk("module_signoffs", "signed_by_user_id", "users"),
+        *fk("module_signoffs", "signed_by_user_id", "users"),
         sa.Column("note", sa.Text(), nullable=False),
     )
     op.create_index("ix_module_signoffs_module", "module_signoffs", ["module_id", "digest"])

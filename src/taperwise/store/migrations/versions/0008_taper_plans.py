@@ -10,47 +10,34 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from taperwise.store.migrations.tables import fk, stamped_table
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
 
 
-def _fk(
-    table: str, column: str, target: str, nullable: bool = False
-) -> list[sa.Column[object] | sa.Constraint]:
-    return [
-        sa.Column(column, sa.Integer(), nullable=nullable),
-        sa.ForeignKeyConstraint([column], [f"{target}.id"], name=f"fk_{table}_{column}_{target}"),
-    ]
-
-
 def upgrade() -> None:
-    op.create_table(
+    stamped_table(
         "taper_plans",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        *_fk("taper_plans", "patient_id", "patients"),
-        *_fk("taper_plans", "organisation_id", "organisations"),
+        *fk("taper_plans", "patient_id", "patients"),
+        *fk("taper_plans", "organisation_id", "organisations"),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("request_json", sa.Text(), nullable=False),
         sa.Column("plan_json", sa.Text(), nullable=False),
-        *_fk("taper_plans", "created_by_user_id", "users"),
+        *fk("taper_plans", "created_by_user_id", "users"),
         sa.Column("agreed_at", sa.DateTime(), nullable=True),
-        *_fk("taper_plans", "agreed_by_user_id", "users", nullable=True),
+        *fk("taper_plans", "agreed_by_user_id", "users", nullable=True),
         sa.Column("superseded_at", sa.DateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_taper_plans"),
     )
     op.create_index("ix_taper_plans_patient", "taper_plans", ["patient_id", "created_at"])
-    op.create_table(
+    stamped_table(
         "plan_warning_acknowledgements",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        *_fk("plan_warning_acknowledgements", "plan_id", "taper_plans"),
+        *fk("plan_warning_acknowledgements", "plan_id", "taper_plans"),
         sa.Column("warning_code", sa.String(50), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        *_fk("plan_warning_acknowledgements", "acknowledged_by_user_id", "users"),
-        sa.PrimaryKeyConstraint("id", name="pk_plan_warning_acknowledgements"),
+        *fk("plan_warning_acknowledgements", "acknowledged_by_user_id", "users"),
     )
     op.create_index("ix_plan_warning_acknowledgements_plan", "plan_warning_acknowledgements", ["plan_id"])
 

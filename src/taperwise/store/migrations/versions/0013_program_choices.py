@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from taperwise.store.migrations.tables import fk, stamped_table
+
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
@@ -17,26 +19,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    stamped_table(
         "program_choices",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("patient_id", sa.Integer(), nullable=False),
-        sa.Column("assessment_id", sa.Integer(), nullable=False),
+        *fk("program_choices", "patient_id", "patients"),
+        *fk("program_choices", "assessment_id", "assessments"),
         sa.Column("template_id", sa.String(50), nullable=False),
         sa.Column("modules_json", sa.Text(), nullable=False),
         sa.Column("deviations_json", sa.Text(), nullable=False),
-        sa.Column("chosen_by_user_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patients.id"], name="fk_program_choices_patient_id_patients"
-        ),
-        sa.ForeignKeyConstraint(
-            ["assessment_id"], ["assessments.id"], name="fk_program_choices_assessment_id_assessments"
-        ),
-        sa.ForeignKeyConstraint(
-            ["chosen_by_user_id"], ["users.id"], name="fk_program_choices_chosen_by_user_id_users"
-        ),
-        sa.PrimaryKeyConstraint("id", name="pk_program_choices"),
+        *fk("program_choices", "chosen_by_user_id", "users"),
     )
     op.create_index("ix_program_choices_patient", "program_choices", ["patient_id", "id"])
 
