@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 DEMO_OUT ?= out/demo
 SAMPLE := examples/prescriptions.csv
 
-.PHONY: help install system demo demo-batch test lint typecheck unit bench bench-publish bench-startup bench-quick bench-quick-record clean
+.PHONY: help install system demo demo-batch test lint typecheck unit bench bench-publish bench-startup bench-cds bench-quick bench-quick-record clean
 
 help:
 	@echo "make demo        run the pipeline on the built-in sample and show where the outputs are"
@@ -95,17 +95,25 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The suite runs on every core (pytest-xdist); the Spark and browser tests stay on one worker each
+# (tests/conftest.py), so one JVM and one Chromium serve them. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 unit: install system
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test: lint typecheck unit
 
-# Start-up of the command line (bench/startup.py), exposure benchmarks (BENCH_SIZES), then publishing into SQLite and PostgreSQL (BENCH_PUBLISH_SIZES;
-# docs/benchmarks.md). `make bench-publish` runs the second alone.
+# Start-up of the command line (bench/startup.py), exposure benchmarks (BENCH_SIZES), publishing into SQLite and
+# PostgreSQL (BENCH_PUBLISH_SIZES), CDS Hooks latency (bench/cds.py) — docs/benchmarks.md. `make bench-publish`,
+# `make bench-startup`, `make bench-cds` run one part.
 bench: install
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.publish
+	$(BIN)/python -m bench.cds
+
+bench-cds: install
+	$(BIN)/python -m bench.cds
 
 bench-startup: install
 	$(BIN)/python -m bench.startup

@@ -19,6 +19,7 @@ def test_server_settings_defaults_and_refusals() -> None:
         ("TAPERWISE_LOG_FORMAT", "xml"),
         ("TAPERWISE_LOG_LEVEL", "loud"),
         ("TAPERWISE_DEV", "yes"),
+        ("TAPERWISE_PUBLIC_URL", "taperwise.example.org"),
     ]:
         with pytest.raises(SettingsError, match=name):
             Settings.from_environment({name: value})
@@ -36,6 +37,18 @@ def test_engine_settings_read_the_spark_and_duckdb_variables() -> None:
     assert read.spark_master == "spark://host:7077"
     assert read.spark_conf == (("spark.executor.memory", "4g"), ("spark.sql.shuffle.partitions", "64"))
     assert read.duckdb_memory == "8GB"
+    assert EngineSettings.from_environment({"TAPERWISE_DUCKDB_THREADS": "1"}).duckdb_threads == 1
+    for threads in ("0", "two", "-1"):
+        with pytest.raises(SettingsError, match="TAPERWISE_DUCKDB_THREADS"):
+            EngineSettings.from_environment({"TAPERWISE_DUCKDB_THREADS": threads})
+
+
+def test_the_cds_settings_are_read_with_the_public_url_without_its_slash() -> None:
+    read = Settings.from_environment(
+        {"TAPERWISE_PUBLIC_URL": "https://taperwise.example.org/", "TAPERWISE_CDS_ISSUERS": " /etc/ehr.json "}
+    )
+    assert read.public_url == "https://taperwise.example.org"
+    assert read.cds_issuers == "/etc/ehr.json"
 
 
 def test_an_engine_setting_that_is_not_key_value_is_refused_not_ignored() -> None:

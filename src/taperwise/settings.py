@@ -9,12 +9,16 @@ never from files in the repository or command-line arguments (which other users 
 | TAPERWISE_DB | clinical store URL for `serve`, `users`, `audit`, `registry --publish` |
 | TAPERWISE_SECRET_KEY | signs the web app's cookies; long and random (checked at start) |
 | TAPERWISE_DEV | `1`: developer mode — a throw-away key, plain http, loopback only |
+| TAPERWISE_PUBLIC_URL | the app's address as EHRs reach it (`https://…`): a CDS Hooks JWT's audience, links |
+| TAPERWISE_CDS_ISSUERS | the JSON file of the EHRs the CDS Hooks services trust (docs/cds-hooks.md) |
+| TAPERWISE_CDS_DEV_ORG | `--cds-no-auth` only: the organisation whose store unauthenticated calls read |
 | TAPERWISE_LOG_FORMAT | `text` (default) or `json` (one JSON object per line) for the server's log |
 | TAPERWISE_LOG_LEVEL | `info` (default), `debug`, `warning`, `error` |
 | TAPERWISE_PASSWORD | the password for `taperwise users add` (else a hidden prompt) |
 | TAPERWISE_SPARK_MASTER | the Spark engine's master (default `local[*]`; e.g. `spark://host:7077`, `yarn`) |
 | TAPERWISE_SPARK_CONF | extra Spark settings, `key=value;key=value` |
 | TAPERWISE_DUCKDB_MEMORY | DuckDB's memory limit, e.g. `8GB` (it spills to disk beyond it) |
+| TAPERWISE_DUCKDB_THREADS | DuckDB's worker threads (default: one per core) |
 | TAPERWISE_EARLIEST_DATE, TAPERWISE_LATEST_DATE | the plausible prescription dates (plausible.py) |
 
 `Settings` holds the server's; `EngineSettings` the exposure engines' (read by exposure/engine.py when a
@@ -43,6 +47,9 @@ class Settings:
     dev_mode: bool = False
     log_format: str = "text"
     log_level: str = "info"
+    public_url: str | None = None
+    cds_issuers: str | None = None
+    cds_dev_org: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,11 +63,17 @@ class Settings:
         dev = env.get("TAPERWISE_DEV", "")
         if dev not in ("", "0", "1"):
             raise SettingsError(f"TAPERWISE_DEV={dev!r}: use 1 (developer mode) or leave it unset")
+        public_url = env.get("TAPERWISE_PUBLIC_URL", "").strip().rstrip("/") or None
+        if public_url is not None and not public_url.startswith(("https://", "http://")):
+            raise SettingsError(f"TAPERWISE_PUBLIC_URL={public_url!r}: give the full address, https://…")
         return cls(
             secret_key=env.get("TAPERWISE_SECRET_KEY") or None,
             dev_mode=dev == "1",
             log_format=log_format,
             log_level=log_level,
+            public_url=public_url,
+            cds_issuers=env.get("TAPERWISE_CDS_ISSUERS", "").strip() or None,
+            cds_dev_org=env.get("TAPERWISE_CDS_DEV_ORG", "").strip() or None,
         )
 
 
@@ -69,6 +82,7 @@ class EngineSettings:
     spark_master: str = "local[*]"
     spark_conf: tuple[tuple[str, str], ...] = ()
     duckdb_memory: str | None = None
+    duckdb_threads: int | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> EngineSettings:
@@ -81,8 +95,12 @@ class EngineSettings:
             if not sep or not key.strip():
                 raise SettingsError(f"TAPERWISE_SPARK_CONF: {item.strip()!r} is not key=value")
             pairs.append((key.strip(), value.strip()))
+        threads_text = env.get("TAPERWISE_DUCKDB_THREADS", "").strip()
+        if threads_text and (not threads_text.isdigit() or not 1 <= int(threads_text) <= 1024):
+            raise SettingsError(f"TAPERWISE_DUCKDB_THREADS={threads_text!r}: a whole number from 1 to 1024")
         return cls(
             spark_master=env.get("TAPERWISE_SPARK_MASTER", "").strip() or "local[*]",
             spark_conf=tuple(pairs),
             duckdb_memory=env.get("TAPERWISE_DUCKDB_MEMORY", "").strip() or None,
+            duckdb_threads=int(threads_text) if threads_text else None,
         )

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
+from functools import cache, partial
 from typing import Any
 
-from taperwise.exposure.mme import prescription_mme
+import ibis.expr.types as ir
+
+from taperwise.exposure.compiled import CompiledExposure
 from taperwise.exposure.options import EarlyRefills
-from taperwise.exposure.prescriptions import ROW, prescriptions_from_records
+from taperwise.exposure.prescriptions import ROW
 from taperwise.exposure.refills import apply_early_refills
 from taperwise.exposure.registry import registry
 from taperwise.exposure.segments import constant_segments
 from taperwise.exposure.windows import window_metrics
 from taperwise.knowledge.registry import load_priority_rules, load_registry_settings
+from taperwise.plausible import DateRange
 
 OXY_ER_30 = "12 HR Oxycodone Hydrochloride 30 MG Extended Release Oral Tablet"
 OXY_IR_5 = "Oxycodone Hydrochloride 5 MG Oral Tablet"
@@ -42,18 +47,42 @@ def rx(
     return record
 
 
+@cache
+def _compiled(
+    build: Callable[..., ir.Table] | None,
+    params: tuple[tuple[str, Any], ...],
+    factor_set: str,
+    dates: DateRange,
+) -> CompiledExposure:
+    return CompiledExposure(None if build is None else partial(build, **dict(params)), factor_set, dates)
+
+
+def run_compiled(
+    records: list[dict[str, Any]],
+    build: Callable[..., ir.Table] | None,
+    factor_set: str = "cdc-2022",
+    **params: Any,
+) -> list[dict[str, Any]]:
+    """The engine's expression `build(prescription_mme(records), **params)` as rows: compiled once per
+    expression (taperwise.exposure.compiled: the engine's own SQL) and run on each test's records, so
+    that property tests pay Ibis's compilation once rather than once per example. That this path gives
+    the rows of the expression run the usual way is tested in tests/exposure/test_compiled.py."""
+    key = tuple(sorted(params.items()))
+    return _compiled(build, key, factor_set, DateRange.from_environment()).run(records).to_pylist()
+
+
 def mme_rows(records: list[dict[str, Any]], factor_set: str = "cdc-2022") -> list[dict[str, Any]]:
-    table = prescription_mme(prescriptions_from_records(records), factor_set)
-    return table.order_by(ROW).to_pyarrow().to_pylist()
+    return sorted(run_compiled(records, None, factor_set), key=lambda row: row[ROW])
+
+
+def _segments(rows: ir.Table, early_refills: EarlyRefills) -> ir.Table:
+    return constant_segments(apply_early_refills(rows, early_refills))
 
 
 def segment_rows(
     records: list[dict[str, Any]], factor_set: str = "cdc-2022", early_refills: EarlyRefills = "add"
 ) -> list[dict[str, Any]]:
-    rows = apply_early_refills(
-        prescription_mme(prescriptions_from_records(records), factor_set), early_refills
-    )
-    return constant_segments(rows).to_pyarrow().to_pylist()
+    return run_compiled(records, _segments, factor_set, early_refills=early_refills)
 
 
 def segments_of(
@@ -65,22 +94,27 @@ def segments_of(
     ]
 
 
+def _window(rows: ir.Table, first: dt.date, last: dt.date, early_refills: EarlyRefills) -> ir.Table:
+    refilled = apply_early_refills(rows, early_refills)
+    return window_metrics(refilled, constant_segments(refilled), first, last)
+
+
 def window_of(
     records: list[dict[str, Any]], first: dt.date, last: dt.date, early_refills: EarlyRefills = "add"
 ) -> dict[str, dict[str, Any]]:
-    rows = apply_early_refills(prescription_mme(prescriptions_from_records(records)), early_refills)
-    result = window_metrics(rows, constant_segments(rows), first, last).to_pyarrow().to_pylist()
+    result = run_compiled(records, _window, first=first, last=last, early_refills=early_refills)
     return {r["patient_id"]: r for r in result}
+
+
+def _registry(rows: ir.Table, as_of: dt.date, early_refills: EarlyRefills) -> ir.Table:
+    return registry(rows, as_of, load_registry_settings(), load_priority_rules(), early_refills=early_refills)
 
 
 def registry_of(
     records: list[dict[str, Any]], as_of: dt.date, early_refills: EarlyRefills = "add"
 ) -> dict[str, dict[str, Any]]:
-    rows = prescription_mme(prescriptions_from_records(records))
-    table = registry(
-        rows, as_of, load_registry_settings(), load_priority_rules(), early_refills=early_refills
-    )
-    return {r["patient_id"]: r for r in table.to_pyarrow().to_pylist()}
+    result = run_compiled(records, _registry, as_of=as_of, early_refills=early_refills)
+    return {r["patient_id"]: r for r in result}
 
 
 def d(value: str) -> Decimal:

@@ -7,15 +7,14 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
+import ibis.expr.types as ir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taperwise.exposure.dose import daily_mme
-from taperwise.exposure.mme import prescription_mme
-from taperwise.exposure.prescriptions import prescriptions_from_records
 from taperwise.exposure.refills import PRODUCT_KEY, carry_forward
 from taperwise.exposure.segments import coverage_intervals
-from tests.exposure.helpers import mme_rows, registry_of, segment_rows, segments_of, window_of
+from tests.exposure.helpers import mme_rows, registry_of, run_compiled, segment_rows, segments_of, window_of
 
 PRODUCTS = [
     "Oxycodone Hydrochloride 5 MG Oral Tablet",
@@ -96,9 +95,8 @@ def _carried_forward(rows: list[dict[str, Any]]) -> dict[str, tuple[dt.date, dt.
 @SLOW
 @given(prescriptions)
 def test_carry_forward_takes_the_fills_of_each_product_in_turn_and_keeps_every_day_of_supply(records):
-    table = prescription_mme(prescriptions_from_records(records))
-    rows = table.to_pyarrow().to_pylist()
-    moved = carry_forward(table).to_pyarrow().to_pylist()
+    rows = mme_rows(records)
+    moved = run_compiled(records, carry_forward)
     supplied = [r for r in rows if r["supply"] and r["ingredient"] is not None]
     expected = _carried_forward(supplied)
     assert {r["rx_id"]: (r["start_date"], r["end_date"]) for r in moved if r["rx_id"] in expected} == expected
@@ -183,15 +181,17 @@ def test_segments_give_every_counted_day_its_total_once_and_are_maximal(records)
             assert before[3] != after[3], "touching segments at the same level must be one"
 
 
+def _supply_intervals(rows: ir.Table) -> ir.Table:
+    return coverage_intervals(rows.filter(rows.supply))
+
+
 @FAST
 @given(prescriptions)
 def test_coverage_intervals_are_the_covered_days_merged(records):
-    rows = prescription_mme(prescriptions_from_records(records))
     supply = [r for r in mme_rows(records) if r["supply"]]
     expected = {(r["patient_id"], day) for r in supply for day in _days(r["start_date"], r["end_date"])}
     intervals = sorted(
-        (r["patient_id"], r["start_date"], r["end_date"])
-        for r in coverage_intervals(rows.filter(rows.supply)).to_pyarrow().to_pylist()
+        (r["patient_id"], r["start_date"], r["end_date"]) for r in run_compiled(records, _supply_intervals)
     )
     covered = [(p, day) for p, first, last in intervals for day in _days(first, last)]
     assert len(covered) == len(set(covered)), "ranges overlap"

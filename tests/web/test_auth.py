@@ -34,7 +34,10 @@ PUBLIC = {
     ("POST", "/login"),
     ("POST", "/logout"),
     ("GET", "/healthz"),
+    ("GET", "/cds-services"),  # CDS Hooks discovery: the services' descriptions, no patient data
 }
+# Called by EHRs, authenticated by the EHR's signed JWT instead of a session (web/cds.py).
+EHR_ROUTES = ("/cds-services/",)
 
 
 def app_routes(routes: list[Any]) -> Iterator[tuple[str, str]]:
@@ -48,7 +51,7 @@ def app_routes(routes: list[Any]) -> Iterator[tuple[str, str]]:
 
 
 def concrete(path: str) -> str:
-    return path.replace("{patient_id}", "1")
+    return path.replace("{patient_id}", "1").replace("{service_id}", "taperwise-patient-view")
 
 
 def test_every_non_public_route_refuses_anonymous_access(app: FastAPI, client: TestClient):
@@ -61,7 +64,10 @@ def test_every_non_public_route_refuses_anonymous_access(app: FastAPI, client: T
         response = client.request(
             method, concrete(path), headers={"X-CSRF-Token": token}, follow_redirects=False
         )
-        if path.startswith("/api/"):
+        if path.startswith(EHR_ROUTES):
+            assert response.status_code == 401, (method, path)
+            assert "refused" in response.json()["detail"], (method, path)
+        elif path.startswith("/api/"):
             assert response.status_code == 401, (method, path)
             assert response.json()["detail"] == "Sign in first."
             assert response.headers["content-type"] == "application/problem+json"

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from taperwise.web.csrf import UNSAFE_METHODS, new_token, tokens_match
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
-from tests.web.test_auth import app_routes, concrete
+from tests.web.test_auth import EHR_ROUTES, app_routes, concrete
 
 
 def test_tokens_match_only_when_equal_and_non_empty():
@@ -66,6 +66,11 @@ def test_every_unsafe_route_refuses_a_signed_in_request_without_a_token(app: Fas
     for method, path in unsafe:
         as_form = signed_in.request(method, concrete(path), data={"x": "1"}, follow_redirects=False)
         as_json = signed_in.request(method, concrete(path), json={"x": 1}, follow_redirects=False)
+        if path.startswith(EHR_ROUTES):  # no cookie is read there: the EHR's JWT is required instead
+            assert as_form.status_code == 401, (method, path)
+            assert as_json.status_code == 401, (method, path)
+            assert "refused" in as_json.json()["detail"]
+            continue
         assert as_form.status_code == 403, (method, path)
         assert as_json.status_code == 403, (method, path)
     assert signed_in.get("/api/me").status_code == 200  # still signed in: /logout was refused too

@@ -64,8 +64,13 @@ def connect(engine: str = "duckdb") -> Iterator[ibis.BaseBackend]:
         return
     # DuckDB spills to disk beyond its memory limit; a deployment caps it with TAPERWISE_DUCKDB_MEMORY
     # (e.g. "6GB") so that the registry of a large export fits beside everything else on the machine.
-    limit = EngineSettings.from_environment().duckdb_memory
-    con = ibis.duckdb.connect(**({"memory_limit": limit} if limit else {}))
+    settings = EngineSettings.from_environment()
+    options: dict[str, object] = {}
+    if settings.duckdb_memory:
+        options["memory_limit"] = settings.duckdb_memory
+    if settings.duckdb_threads:
+        options["threads"] = settings.duckdb_threads
+    con = ibis.duckdb.connect(**options)
     # Every result written here has an explicit order (input row, patient, priority), so DuckDB need not
     # keep insertion order inside a query: it then streams and materialises with less memory.
     con.raw_sql("SET preserve_insertion_order = false")

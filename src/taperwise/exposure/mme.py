@@ -497,15 +497,17 @@ def prescription_mme(
     factor_set: str = DEFAULT_FACTOR_SET,
     codes: CodeTable | None = None,
     dates: DateRange | None = None,
+    products: ir.Table | None = None,
 ) -> ir.Table:
     """Per-row daily MME with status and reason: ``_row``, MME_COLUMNS, EXTRA_COLUMNS, CARRIED_COLUMNS.
 
     `dates`: the plausible range a start date and a supply's end must fall in; by default the one the
     environment sets today (`DateRange.from_environment`). A command computes it once per run, passes
-    the same range to every stage and records it in the output's metadata.
+    the same range to every stage and records it in the output's metadata. `products`: the product table
+    when the caller has it (`resolve_products`).
     """
     fs = load_factor_set(factor_set)
     dates = dates or DateRange.from_environment()
-    staged = _numbers(resolve_products(prescriptions, fs, codes, _product_level(fs)), dates)
+    staged = _numbers(resolve_products(prescriptions, fs, codes, _product_level(fs), products), dates)
     staged = _mark_repeats(_factors(_rates(staged, dates), fs), _repeated_ids(prescriptions))
     return _output(_statuses(_reasons(staged, fs, dates)))

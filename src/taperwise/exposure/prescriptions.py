@@ -12,7 +12,7 @@ import csv
 import gzip
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -366,11 +366,10 @@ def read_prescriptions(path: Path | str, con: ibis.BaseBackend | None = None) ->
     return ibis.memtable(table) if con is None else register_arrow(con, table, prefix="prescriptions")
 
 
-def prescriptions_from_records(records: Sequence[dict[str, object]]) -> ir.Table:
-    """Canonical prescriptions from Python dicts (values as text or numbers), in the given order.
-
-    The same typing rules as files: every value becomes text and is cast in the engine.
-    """
+def prescription_arrow(records: Sequence[Mapping[str, object]]) -> pa.Table:
+    """Canonical prescriptions from Python dicts (values as text or numbers) as the all-text Arrow table
+    the engine reads, in the given order, with ``_row`` and ``_read_problem``: every canonical column,
+    then any other key the records have."""
     names = list(dict.fromkeys([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *(k for r in records for k in r)]))
     columns: dict[str, pa.Array] = {}
     for name in names:
@@ -378,4 +377,12 @@ def prescriptions_from_records(records: Sequence[dict[str, object]]) -> ir.Table
         columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
     columns[ROW] = pa.array(range(len(records)), pa.int64())
     columns[READ_PROBLEM_COLUMN] = pa.nulls(len(records), pa.string())
-    return ibis.memtable(pa.table(columns))
+    return pa.table(columns)
+
+
+def prescriptions_from_records(records: Sequence[Mapping[str, object]]) -> ir.Table:
+    """Canonical prescriptions from Python dicts (values as text or numbers), in the given order.
+
+    The same typing rules as files: every value becomes text and is cast in the engine.
+    """
+    return ibis.memtable(prescription_arrow(records))

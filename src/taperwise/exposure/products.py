@@ -110,20 +110,24 @@ def resolve_products(
     fs: FactorSet,
     codes: CodeTable | None = None,
     derive: Callable[[ir.Table], ir.Table] | None = None,
+    products: ir.Table | None = None,
 ) -> ir.Table:
     """The prescriptions with product attribute columns (``p_*``) joined on text (and codes when loaded).
 
     `derive` adds columns computed from the product alone (named ``p_*``): they are computed once per
     distinct product, on the small product table, and joined with the rest. A row whose product did not
-    join (an empty ``drug``) has them null.
+    join (an empty ``drug``) has them null. `products`: the product table (`product_rows` of the
+    prescriptions' distinct keys) when the caller already has it, as a table the expression reads by name
+    (`taperwise.exposure.compiled`); by default it is read from the prescriptions here.
     """
     keyed = prescriptions.mutate(
         _ndc=prescriptions.ndc.coalesce("") if codes is not None else ibis.literal(""),
         _rxcui=prescriptions.rxcui.coalesce("") if codes is not None else ibis.literal(""),
     )
-    distinct = keyed.select("drug", "_ndc", "_rxcui").distinct().to_pyarrow().to_pylist()
-    keys = [(row["drug"], row["_ndc"], row["_rxcui"]) for row in distinct]
-    products = lookup_table(prescriptions, product_rows(keys, fs, codes))
+    if products is None:
+        distinct = keyed.select("drug", "_ndc", "_rxcui").distinct().to_pyarrow().to_pylist()
+        keys = [(row["drug"], row["_ndc"], row["_rxcui"]) for row in distinct]
+        products = lookup_table(prescriptions, product_rows(keys, fs, codes))
     if derive is not None:
         products = derive(products)
     joined = keyed.left_join(

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -109,6 +109,52 @@ class _TableWriter:
     def discard(self) -> None:
         self._writer.close()
         self.partial.unlink(missing_ok=True)
+
+
+class RowSink(Protocol):
+    """Where a reader puts what it reads: `IngestSink` (files) or `MemorySink` (one request's records)."""
+
+    def prescription(self, row: Row, source: str = "", record: str | None = None) -> None: ...
+
+    def patient(self, row: Row) -> None: ...
+
+    def event(self, row: Row) -> None: ...
+
+    def report(self, source: str, record: str, kind: str, message: str) -> None: ...
+
+    def read(self, record_type: str, count: int = 1) -> None: ...
+
+
+class MemorySink:
+    """A reader's rows and problems kept in memory: the few records of one request (a CDS Hooks call),
+    checked for plausibility exactly as `IngestSink` checks the rows it writes."""
+
+    def __init__(self, dates: DateRange | None = None) -> None:
+        self.dates = DateRange.from_environment() if dates is None else dates
+        self.prescriptions: list[dict[str, object]] = []
+        self.sources: list[str] = []  # where each prescription came from, in the same order
+        self.patients: list[dict[str, object]] = []
+        self.events: list[dict[str, object]] = []
+        self.problems: list[Problem] = []
+        self.records_read: Counter[str] = Counter()
+
+    def prescription(self, row: Row, source: str = "", record: str | None = None) -> None:
+        for kind, message in row_problems(row, self.dates):
+            self.report(source, str(row.get("rx_id") or "") if record is None else record, kind, message)
+        self.prescriptions.append(dict(row))
+        self.sources.append(source)
+
+    def patient(self, row: Row) -> None:
+        self.patients.append(dict(row))
+
+    def event(self, row: Row) -> None:
+        self.events.append(dict(row))
+
+    def report(self, source: str, record: str, kind: str, message: str) -> None:
+        self.problems.append(Problem(source, record, kind, message))
+
+    def read(self, record_type: str, count: int = 1) -> None:
+        self.records_read[record_type] += count
 
 
 class IngestSink:

@@ -508,3 +508,39 @@ class ProgramChoice(Stamped, Base):
     modules_json: Mapped[str] = mapped_column(Text)
     deviations_json: Mapped[str] = mapped_column(Text)
     chosen_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class CdsCard(Stamped, Base):
+    """A card a CDS Hooks service returned to an EHR: which rule, for which call and patient (the FHIR
+    Patient.id as the EHR sent it), so that the EHR's feedback can be counted per card."""
+
+    __tablename__ = "cds_cards"
+    __table_args__ = (Index("ix_cds_cards_rule", "rule_id", "id"),)
+
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    hook_instance: Mapped[str] = mapped_column(String(128))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    rules_version: Mapped[str] = mapped_column(String(32))
+    indicator: Mapped[str] = mapped_column(String(10))
+    issuer: Mapped[str] = mapped_column(String(300))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    fhir_patient_id: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(String(200))
+
+
+class CdsFeedback(Stamped, Base):
+    """What the EHR reported a user did with a card: accepted a suggestion, or overrode it (with the
+    reason and comment the user gave). Every report is kept, repeats included (the spec allows them)."""
+
+    __tablename__ = "cds_feedback"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("cds_cards.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(12))
+    accepted_suggestions_json: Mapped[str] = mapped_column(Text, default="[]")
+    reason_system: Mapped[str | None] = mapped_column(String(300))
+    reason_code: Mapped[str | None] = mapped_column(String(128))
+    reason_display: Mapped[str | None] = mapped_column(String(300))
+    user_comment: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    issuer: Mapped[str] = mapped_column(String(300))

@@ -31,7 +31,7 @@ from taperwise import __version__
 from taperwise.errors import TaperwiseError
 from taperwise.settings import Settings
 from taperwise.store import Store, open_store
-from taperwise.web import account, api, auth, errors, logs, pages, plan_pages, program_pages
+from taperwise.web import account, api, auth, cds, errors, logs, pages, plan_pages, program_pages
 from taperwise.web.csrf import CsrfRejected, verify_csrf
 from taperwise.web.rendering import make_templates
 from taperwise.web.sessions import SessionCodec, SessionMiddleware
@@ -119,11 +119,27 @@ def database_status(store: Store) -> dict[str, Any]:
         return {"status": "error", "dialect": store.dialect, "error": type(exc).__name__}
 
 
-def create_app(store_url: str, *, secret_key: str | None = None, warehouse: Path | None = None) -> FastAPI:
+def create_app(
+    store_url: str,
+    *,
+    secret_key: str | None = None,
+    warehouse: Path | None = None,
+    cds_no_auth: bool = False,
+    cds_issuers: str | None = None,
+) -> FastAPI:
     """The app over the store at `store_url` (migrated on open). `warehouse`: an analytics store path,
-    reported by /healthz; the pages read published registry snapshots only (docs/web.md)."""
+    reported by /healthz; the pages read published registry snapshots only (docs/web.md). `cds_issuers`:
+    the EHRs trusted by the CDS Hooks services (default TAPERWISE_CDS_ISSUERS); `cds_no_auth`: accept
+    unauthenticated CDS Hooks calls, in developer mode only (docs/cds-hooks.md)."""
     settings = Settings.from_environment()
     secret = resolve_secret(secret_key, settings)
+    try:
+        cds_runtime = cds.configure(
+            cds_issuers or settings.cds_issuers, no_auth=cds_no_auth, dev_mode=settings.dev_mode,
+            dev_organisation=settings.cds_dev_org, public_url=settings.public_url,
+        )  # fmt: skip
+    except cds.CdsConfigError as exc:
+        raise WebConfigError(str(exc)) from exc
     store = open_store(store_url)
     # No Swagger or ReDoc pages (they load scripts from a CDN, which the CSP refuses) and no public
     # schema: the OpenAPI document is at /api/openapi.json for signed-in users; docs/web.md describes it.
@@ -141,6 +157,7 @@ def create_app(store_url: str, *, secret_key: str | None = None, warehouse: Path
     app.state.templates = make_templates()
     app.state.dev_mode = settings.dev_mode
     app.state.warehouse = warehouse
+    app.state.cds = cds_runtime
     logs.configure(settings)
     app.add_middleware(SessionMiddleware, codec=SessionCodec(secret), secure=not settings.dev_mode)
     app.add_middleware(logs.RequestLog)
@@ -158,6 +175,7 @@ def create_app(store_url: str, *, secret_key: str | None = None, warehouse: Path
     app.include_router(plan_pages.router)
     app.include_router(account.router)
     app.include_router(api.router)
+    app.include_router(cds.router)
 
     @app.get("/api/openapi.json", tags=["api"], summary="This API's OpenAPI document (signed-in users)")
     def openapi_document(user: auth.CurrentUser) -> JSONResponse:

@@ -43,6 +43,9 @@ class CdsAuthError(TaperwiseError):
 class Issuer:
     iss: str
     keys: Mapping[str, jwt.PyJWK]  # by kid
+    # The taperwise organisation (its code) whose patients this EHR's calls are about: the store's
+    # plans and reviews are looked up there. None: cards from the call's own data only.
+    organisation: str | None = None
 
 
 @dataclass
@@ -63,7 +66,8 @@ class ReplayGuard:
 
 
 def load_issuers(path: Path) -> dict[str, Issuer]:
-    """Trusted issuers from a JSON file: `{"issuers": [{"iss": …, "jwks": {…}}]}`, or `"jwks_file": …`.
+    """Trusted issuers from a JSON file: `{"issuers": [{"iss": …, "jwks": {…}}]}`, or `"jwks_file": …`,
+    each with an optional `"organisation"` (a taperwise organisation code).
 
     A `jwks_file` is read relative to the file. Raises CdsAuthError naming the file and the problem."""
     try:
@@ -82,7 +86,10 @@ def load_issuers(path: Path) -> dict[str, Issuer]:
                         f"{path}: issuer {entry['iss']!r} lists a private key; give public keys only"
                     )
                 keys[str(key["kid"])] = jwt.PyJWK(key)
-            issuers[str(entry["iss"])] = Issuer(str(entry["iss"]), keys)
+            organisation = entry.get("organisation")
+            if organisation is not None and not isinstance(organisation, str):
+                raise CdsAuthError(f"{path}: issuer {entry['iss']!r}: organisation must be a code (text)")
+            issuers[str(entry["iss"])] = Issuer(str(entry["iss"]), keys, organisation)
     except CdsAuthError:
         raise
     except (OSError, ValueError, KeyError, TypeError, jwt.PyJWKError) as exc:

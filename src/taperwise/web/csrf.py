@@ -22,6 +22,7 @@ FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOKEN_BYTES = 32
+CDS_PREFIX = "/cds-services"
 
 
 def new_token() -> str:
@@ -60,6 +61,8 @@ async def verify_csrf(request: Request) -> None:
     """Application-wide dependency: refuse an unsafe request whose token is not its session's."""
     if request.method not in UNSAFE_METHODS:
         return
+    if request.url.path == CDS_PREFIX or request.url.path.startswith(CDS_PREFIX + "/"):
+        return  # the EHR's signed JWT authenticates each CDS Hooks call; no cookie is read there (web/cds.py)
     expected = getattr(request.state, "csrf_token", None)
     if not tokens_match(expected, await presented_token(request)):
         raise CsrfRejected()

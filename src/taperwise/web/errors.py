@@ -38,7 +38,9 @@ UNEXPECTED = "Something went wrong on our side. Nothing you entered was lost; pl
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path == "/api" or request.url.path.startswith("/api/")
+    """JSON clients: the API, and the CDS Hooks services an EHR calls."""
+    path = request.url.path
+    return path in ("/api", "/cds-services") or path.startswith(("/api/", "/cds-services/"))
 
 
 def problem(status: int, detail: str, *, extra: dict[str, Any] | None = None) -> JSONResponse:

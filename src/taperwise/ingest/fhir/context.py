@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from taperwise.ingest.common import IngestSink, Row
+from taperwise.ingest.common import Row, RowSink
 from taperwise.ingest.fhir.medication import MedicationIndex
 from taperwise.ingest.fhir.references import Resolver
 
@@ -34,7 +34,7 @@ class Place:
 class IngestRun:
     """State kept across files: the only things that cannot be decided one record at a time."""
 
-    sink: IngestSink
+    sink: RowSink
     medications: MedicationIndex = field(default_factory=MedicationIndex)
     # MedicationRequest id → ids of the dispenses that name it in authorizingPrescription.
     dispensed: dict[str, list[str]] = field(default_factory=dict)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
 from taperwise.errors import UnusableInputError
-from taperwise.ingest.common import IngestSink
+from taperwise.ingest.common import IngestSink, RowSink
 from taperwise.ingest.fhir import events, prescriptions
 from taperwise.ingest.fhir.context import IngestRun, Place
 from taperwise.ingest.fhir.medication import MedicationIndex
@@ -281,6 +281,24 @@ def read_fhir(
             _read_bundle(run, label, bundle, progress)
     _finish(run)
     progress.flush()
+
+
+def read_resources(
+    resources: Sequence[object],
+    sink: RowSink,
+    label: str,
+    *,
+    assume_order_days: int | None = None,
+) -> None:
+    """Read resources already in memory (a CDS Hooks call's prefetch and draft orders) into `sink`, as
+    the entries of one Bundle named `label`: references resolve between them, Medications are found
+    whatever their place, a dispense replaces the order it names, and every entry that cannot be used is
+    reported (``label#entry[i]``) while the rest are read."""
+    assumed = None if assume_order_days is None else check_assumed_days(assume_order_days)
+    run = IngestRun(sink, assume_order_days=assumed)
+    bundle = {"resourceType": "Bundle", "entry": [{"resource": resource} for resource in resources]}
+    _read_bundle(run, label, bundle, _Progress(None))
+    _finish(run)
 
 
 def _json_kind(path: Path) -> tuple[str | None, RecordProblem | None]:
