@@ -95,11 +95,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# The suite runs on every core (pytest-xdist); the Spark and browser tests stay on one worker each
-# (tests/conftest.py), so one JVM and one Chromium serve them. TEST_WORKERS=0 runs it in one process.
+# The suite runs on every core (pytest-xdist, docs/decisions/0021). TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= auto
 unit: install system
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 test: lint typecheck unit
 

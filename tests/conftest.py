@@ -18,14 +18,3 @@ def postgres() -> Iterator[PostgresDatabases]:
     databases = PostgresDatabases()
     yield databases
     databases.close()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs two workers), the tests that start Spark or Chromium stay on
-    one worker each (`--dist loadgroup`): one JVM and one browser serve them, instead of one per worker."""
-    for item in items:
-        name = item.nodeid.lower()
-        if "spark" in name:
-            item.add_marker(pytest.mark.xdist_group("spark"))
-        elif "test_browser" in name:
-            item.add_marker(pytest.mark.xdist_group("browser"))

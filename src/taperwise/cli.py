@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from taperwise import __version__
-from taperwise.commands import exposure, ingest, program, registry, serve, store, synth, taper
+from taperwise.commands import exposure, fhir, ingest, program, registry, serve, store, synth, taper
 
 app = typer.Typer(
     name="taperwise",
@@ -27,6 +27,7 @@ app.command()(serve.serve)
 app.add_typer(ingest.app, name="ingest", help="EHR exports to canonical prescriptions: FHIR, OMOP, CSV.")
 app.add_typer(taper.app, name="taper", help="Taper plans: plan from a request, adapt after a follow-up.")
 app.add_typer(program.app, name="program", help="The IOC program: instruments, REDCap dictionary, modules.")
+app.add_typer(fhir.app, name="fhir", help="FHIR R4 out: a taper plan as a CarePlan with MedicationRequests.")
 
 
 def _version(value: bool) -> None:

@@ -34,6 +34,9 @@ from tests.web.conftest import (
 )
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
+# Assertions wait up to 15 s (Playwright's default is 5): on the 2-core CI machine two test workers and a
+# JVM run beside the browser, and an htmx save-as-you-go reply once took longer than 5 s there.
+playwright_sync.expect.set_options(timeout=15_000)
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [

@@ -323,3 +323,28 @@ def test_a_handover_text_too_long_is_refused_not_cut(signed_in: TestClient) -> N
     response = signed_in.get(f"{page}/handover.pdf", params={"reason": "x" * 4001})
     assert response.status_code == 400
     assert "reason: is longer than 4000 characters" in response.text
+
+
+def test_an_agreed_plan_exports_as_a_valid_fhir_bundle_and_the_export_is_audited(
+    signed_in: TestClient, app: FastAPI
+) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    number, page = _agreed(signed_in)
+    plan_id = page.rsplit("/", 1)[1]
+    response = signed_in.get(f"/api/patients/{number}/plans/{plan_id}/fhir")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    bundle = response.json()
+    Bundle.model_validate(bundle)
+    care_plan = bundle["entry"][0]["resource"]
+    assert care_plan["status"] == "active"
+    assert care_plan["subject"] == {"reference": "Patient/S001"}
+    products = {e["resource"]["medicationCodeableConcept"]["text"] for e in bundle["entry"][1:]}
+    assert products == {"oxycodone 30 mg ER tablet"} or all("oxycodone" in p.lower() for p in products)
+    with app.state.store.session() as s:
+        exports = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "export", AuditEvent.entity_type == "taper_plan")
+        ).all()
+        assert [event.entity_id for event in exports] == [plan_id]
+    assert signed_in.get(f"/api/patients/{number}/plans/999999/fhir").status_code == 404

@@ -377,6 +377,35 @@ def document(request: Request, patient_id: str, plan_id: str, document: str, use
     return Response(to_pdf(html), media_type="application/pdf", headers=headers)
 
 
+@router.get(
+    "/api/patients/{patient_id}/plans/{plan_id}/fhir",
+    tags=["api"],
+    summary="The plan as a FHIR R4 Bundle: CarePlan and MedicationRequest proposals (audited as an export)",
+)
+def plan_fhir(request: Request, patient_id: str, plan_id: str, user: CurrentUser) -> Response:
+    from fastapi.responses import JSONResponse
+
+    from taperwise.exchange.fhir_plan import FhirExportError, plan_bundle
+    from taperwise.web.errors import problem
+
+    ip, agent = client_of(request)
+    with store_of(request).session() as s:
+        view = repo.plan_view(s, user, patient_id, plan_id, ip, agent, action="export")
+        patient = s.get(Patient, view.summary.patient_id) if view is not None else None
+    if view is None or patient is None:
+        return problem(status.HTTP_404_NOT_FOUND, "There is no such plan in your organisations' records.")
+    try:
+        bundle = plan_bundle(
+            view.plan,
+            f"Patient/{patient.external_id}",
+            status="active" if view.summary.status == "agreed" else "draft",
+        )
+    except FhirExportError as exc:
+        return problem(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc))
+    headers = {"Content-Disposition": f'attachment; filename="plan-{view.summary.id}.fhir.json"'}
+    return JSONResponse(bundle, media_type="application/fhir+json", headers=headers)
+
+
 def _step_on(view: repo.PlanView, day: dt.date) -> Any:
     current = view.plan.baseline
     for step in view.plan.steps:
