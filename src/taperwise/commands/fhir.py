@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from taperwise.console import err_console, fail
-from taperwise.errors import TaperwiseError, UnusableInputError
+from taperwise.errors import UnusableInputError
 
 if TYPE_CHECKING:
     from taperwise.exchange.fhir_plan import PlanDocument
@@ -47,14 +47,13 @@ def export_plan(
       taperwise fhir export-plan plan.json -o plan.fhir.json --patient Patient/123 \\
         --pdf "Patient calendar=calendar.pdf"
     """
-    from taperwise.commands.taper import read_json_file
-    from taperwise.errors import RequestValidationError
+    from taperwise.commands.taper import read_json_file, refusals_exit
     from taperwise.exchange.fhir_plan import check_patient_reference, plan_bundle
     from taperwise.paths import check_not_input, make_folder_for
     from taperwise.taper.readplan import read_plan
     from taperwise.taper.rules import load_rules
 
-    try:
+    with refusals_exit(plan_path):
         check_not_input(plan_path, output)
         if output.suffix.lower() != ".json":
             raise UnusableInputError(f"{output}: the output must end in .json")
@@ -64,12 +63,6 @@ def export_plan(
         bundle = plan_bundle(
             plan, patient, status=status, documents=documents, created=dt.datetime.now(dt.UTC)
         )
-    except RequestValidationError as exc:
-        fail(f"{plan_path}: {exc}")
-        raise typer.Exit(2) from exc
-    except TaperwiseError as exc:
-        fail(str(exc))
-        raise typer.Exit(2) from exc
     make_folder_for(output)
     try:
         output.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

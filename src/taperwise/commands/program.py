@@ -319,26 +319,19 @@ DocumentOpt = Annotated[Path, typer.Option("-o", "--output", help="Where to writ
 
 
 def _document(kind: str, plan_path: Path, output: Path, market: str | None, contact: object) -> None:
-    from taperwise.commands.taper import read_json_file
-    from taperwise.errors import RequestValidationError
+    from taperwise.commands.taper import read_json_file, refusals_exit
     from taperwise.paths import check_not_input, make_folder_for
     from taperwise.reports.documents import calendar_html, letter_html, to_pdf, wording_for
     from taperwise.taper.readplan import read_plan
     from taperwise.taper.rules import load_rules
 
-    try:
+    with refusals_exit(plan_path):
         check_not_input(plan_path, output)
         if market is not None and market not in ("US", "UK"):
             raise UnusableInputError(f"--market: must be US or UK, not {market[:20]!r}")
         if output.suffix.lower() not in (".pdf", ".html"):
             raise UnusableInputError(f"{output}: the output must end in .pdf or .html")
         plan = read_plan(read_json_file(plan_path), load_rules())
-    except RequestValidationError as exc:
-        fail(f"{plan_path}: {exc}")
-        raise typer.Exit(2) from exc
-    except TaperwiseError as exc:
-        fail(str(exc))
-        raise typer.Exit(2) from exc
     _, note = wording_for(plan, market)
     if note:
         err_console.print(f"note: {note}", highlight=False, markup=False)

@@ -7,6 +7,8 @@ field or file to fix. The engine itself (`taperwise.taper`) stays pure.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,6 +33,20 @@ OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Where to write 
 
 MAX_INTEGER_DIGITS = 30  # far beyond any dose or day count; longer ones are read as floats (_whole_number)
 MAX_FILE_BYTES = 5_000_000  # a request, follow-up or plan is kilobytes; a plan with a long history, more
+
+
+@contextmanager
+def refusals_exit(source: Path) -> Iterator[None]:
+    """A refused input ends the command with one line and exit code 2, never a traceback: a field's
+    problem is named after the file `source`, anything else as the error says it."""
+    try:
+        yield
+    except RequestValidationError as exc:
+        fail(f"{source}: {exc}")
+        raise typer.Exit(2) from exc
+    except TaperwiseError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from exc
 
 
 def read_json_file(path: Path) -> dict[str, Any]:
