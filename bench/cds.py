@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from rich.console import Console
 from rich.progress import Progress
 
+from bench import write_result
+
 console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parent.parent
 EHR = "https://ehr.bench.example"
@@ -203,9 +205,7 @@ def main() -> None:
     times = measure(callers, calls)
     text = report(times, callers, calls)
     print(text)
-    out = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results"))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"cds-{dt.datetime.now():%Y%m%d-%H%M}.md").write_text(text + "\n", encoding="utf-8")
+    write_result("cds", text)
 
 
 if __name__ == "__main__":

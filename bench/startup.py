@@ -27,6 +27,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench import write_result
+
 console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "prescriptions.csv"
@@ -123,9 +125,7 @@ def main() -> None:
     console.print(f"start-up: {runs} runs of each command")
     text = report(measure(runs), runs)
     print(text)
-    out = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results"))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"startup-{dt.datetime.now():%Y%m%d-%H%M}.md").write_text(text + "\n", encoding="utf-8")
+    write_result("startup", text)
 
 
 if __name__ == "__main__":

@@ -246,6 +246,20 @@ def test_a_malformed_resource_is_named_and_the_rest_is_counted(cds: TestClient, 
     assert "entry[1]" in card["detail"]  # the request with no medication
 
 
+def test_every_record_not_read_is_counted_in_the_detail(cds: TestClient, key: Any) -> None:
+    broken = [
+        {"resourceType": "MedicationRequest", "id": f"x{n}", "status": "active", "intent": "order",
+         "subject": {"reference": "Patient/pat-1"}}
+        for n in range(25)
+    ]  # fmt: skip
+    response = post(
+        cds, key, "taperwise-patient-view", patient_view(request("fen", FENTANYL_75, 10, 30), *broken)
+    )
+    detail = response.json()["cards"][0]["detail"]
+    assert detail.count("\n- entry[") == 20
+    assert "- and 5 more records not read" in detail
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [

@@ -348,3 +348,8 @@ def test_an_agreed_plan_exports_as_a_valid_fhir_bundle_and_the_export_is_audited
         ).all()
         assert [event.entity_id for event in exports] == [plan_id]
     assert signed_in.get(f"/api/patients/{number}/plans/999999/fhir").status_code == 404
+    analyst = TestClient(app, base_url="https://testserver")
+    sign_in(analyst, "ana.lyst")  # de-identified role: no identifiable export, not even its existence
+    refused = analyst.get(f"/api/patients/{number}/plans/{plan_id}/fhir")
+    assert refused.status_code == 404
+    assert "S001" not in refused.text

@@ -29,6 +29,7 @@ from taperwise.taper.plan import TaperPlan
 TOPIC_SYSTEM = "https://taperwise.org/cds/cards"
 OVERRIDE_SYSTEM = "https://taperwise.org/cds/override-reasons"
 RELEVANT_CLASSES = ("opioid", "benzodiazepine")
+MAX_PROBLEMS_SHOWN = 20  # a card's detail names this many records not read, then says how many more
 
 
 def mme_text(value: Decimal) -> str:
@@ -278,7 +279,10 @@ def detail_of(rule: CardRule, facts: CallFacts, exposure: HookExposure) -> str:
         parts.append("\n".join(_line(m) for m in others))
     if exposure.problems:
         parts.append("**Not read:**")
-        parts.append("\n".join(f"- {problem}" for problem in exposure.problems[:10]))
+        shown = [f"- {problem}" for problem in exposure.problems[:MAX_PROBLEMS_SHOWN]]
+        if len(exposure.problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(f"- and {len(exposure.problems) - MAX_PROBLEMS_SHOWN} more records not read")
+        parts.append("\n".join(shown))
     return "\n\n".join(parts)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -143,18 +143,15 @@ def _for_patient(row: dict[str, Any], patient_id: str) -> bool:
     return str(row.get("patient_id") or "") == patient_id
 
 
-def call_resources(call: HookCall) -> tuple[list[Resource], list[Resource]]:
-    """The prefetched resources taperwise reads, and the draft orders (MedicationRequests only)."""
-    prefetched = [
+def _prefetched(call: HookCall) -> list[Resource]:
+    """The prefetched resources taperwise reads: medicines and the Medications they name."""
+    return [
         r for value in call.prefetch.values() for r in _entries(value) if r.get("resourceType") in USED_TYPES
     ]
-    drafts = [r for r in call.draft_orders if r.get("resourceType") == "MedicationRequest"]
-    return prefetched, drafts
 
 
 def hook_exposure(
     call: HookCall,
-    prefetched: Sequence[Resource],
     mme: CompiledMme,
     rules: CardRules,
     day: dt.date,
@@ -164,7 +161,7 @@ def hook_exposure(
     draft_ids = {str(d.get("id")) for d in drafts}
     kept = [
         r
-        for r in prefetched
+        for r in _prefetched(call)
         if not (r.get("resourceType") == "MedicationRequest" and str(r.get("id")) in draft_ids)
     ]
     resources: list[Resource] = [*kept, *(_as_signed(d, day) for d in drafts)]

@@ -15,7 +15,6 @@ an indicator CDS Hooks does not have, an unknown source or ingredient, a superse
 from __future__ import annotations
 
 import ast
-import json
 import string
 from dataclasses import dataclass
 from functools import cache
@@ -24,7 +23,7 @@ from typing import Any
 
 from taperwise.errors import KnowledgeError
 from taperwise.knowledge.conditions import parse_condition
-from taperwise.knowledge.factors import read_data_csv
+from taperwise.knowledge.factors import read_data_csv, read_data_json
 from taperwise.knowledge.vocabulary import load_vocabulary
 
 _DATA = resources.files("taperwise.knowledge") / "data" / "cds"
@@ -97,12 +96,6 @@ class CardRules:
                 return kind
         return None
 
-    def card(self, card_id: str) -> CardRule:
-        for rule in self.cards:
-            if rule.id == card_id:
-                return rule
-        raise KeyError(card_id)
-
 
 @dataclass(frozen=True)
 class CdsService:
@@ -124,13 +117,7 @@ class CdsServices:
 
 
 def _json(name: str) -> dict[str, Any]:
-    try:
-        value = json.loads((_DATA / name).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise KnowledgeError(f"cds/{name}: cannot be read ({exc})") from exc
-    if not isinstance(value, dict):
-        raise KnowledgeError(f"cds/{name}: must hold a JSON object")
-    return value
+    return read_data_json(_DATA / name, f"cds/{name}")
 
 
 @cache

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from taperwise.errors import KnowledgeError
 
@@ -118,6 +120,17 @@ def _decimal(value: str, where: str) -> Decimal | None:
 def read_data_csv(path: Path | resources.abc.Traversable) -> csv.DictReader[str]:
     """A CSV reader over a packaged data file (read whole: the files are small)."""
     return csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline=""))
+
+
+def read_data_json(path: Path | resources.abc.Traversable, label: str) -> dict[str, Any]:
+    """A packaged JSON data file holding one object; KnowledgeError naming `label` when it is not one."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KnowledgeError(f"{label}: not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise KnowledgeError(f"{label}: must hold a JSON object")
+    return value
 
 
 def _read_csv(path: Path | resources.abc.Traversable) -> list[dict[str, str]]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from taperwise.errors import KnowledgeError
 from taperwise.knowledge.conditions import parse_condition
-from taperwise.knowledge.factors import read_data_csv
+from taperwise.knowledge.factors import read_data_csv, read_data_json
 from taperwise.knowledge.instruments import load_instruments, load_program_sources
 
 _DATA = resources.files("taperwise.knowledge") / "data" / "program"
@@ -251,11 +251,7 @@ def load_selection_rules(path: Path | None = None) -> tuple[SelectionRule, ...]:
 
 
 def _json(name: str) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads((_DATA / name).read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise KnowledgeError(f"program/{name}: not valid JSON ({exc})") from exc
-    return data
+    return read_data_json(_DATA / name, f"program/{name}")
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from taperwise.cds.calls import CdsRequestError, HookCall, parse_call
-from taperwise.cds.cards import cards_for
-from taperwise.cds.exposure import call_resources, hook_exposure
+from taperwise.cds.cards import LinkBuilder, cards_for
+from taperwise.cds.exposure import hook_exposure
 from taperwise.cds.fhir_reads import FhirReadError, read_prefetch
 from taperwise.errors import RequestValidationError
 from taperwise.exposure.compiled import CompiledMme
@@ -40,6 +39,7 @@ from taperwise.knowledge.registry import RegistrySettings, load_registry_setting
 from taperwise.plausible import DateRange
 from taperwise.store import cds as store_cds
 from taperwise.store.cds import CdsPatientRecord, IssuedCard
+from taperwise.store.models import User
 from taperwise.web import errors
 from taperwise.web.auth import CurrentUser, store_of
 from taperwise.web.cds_auth import CdsAuthError, CdsTokenValidator, Issuer, load_issuers
@@ -74,26 +74,23 @@ class CdsRuntime:
     services: CdsServices = field(default_factory=load_cds_services)
     rules: CardRules = field(default_factory=load_card_rules)
     settings: RegistrySettings = field(default_factory=load_registry_settings)
-    _mme: CompiledMme | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.issuers:
             self.validator = CdsTokenValidator(self.issuers)
 
     def mme(self) -> CompiledMme:
-        with self._lock:
-            if self._mme is None:
-                self._mme = shared_mme(DateRange.from_environment())
-            return self._mme
+        """The compiled per-row MME for today's plausible date range (it moves with the date)."""
+        return shared_mme(DateRange.from_environment())
 
     def warm(self) -> None:
         self.mme()
 
 
-@cache
+@lru_cache(maxsize=2)
 def shared_mme(dates: DateRange) -> CompiledMme:
-    """One compiled per-row MME per process and date range, shared by every app the process serves."""
+    """One compiled per-row MME per process and date range, shared by every app the process serves
+    (the range's latest date moves with today's: yesterday's is kept while calls still hold it)."""
     return CompiledMme(dates=dates)
 
 
@@ -194,7 +191,7 @@ def _complete_prefetch(call: HookCall, runtime: CdsRuntime, caller: Caller) -> t
     return call, notes
 
 
-def _link(request: Request, runtime: CdsRuntime) -> Any:
+def _link(request: Request, runtime: CdsRuntime) -> LinkBuilder:
     base = runtime.public_url or str(request.base_url).rstrip("/")
 
     def link_to(kind: str, record: CdsPatientRecord) -> str | None:
@@ -236,8 +233,7 @@ def _cards(
     service = runtime.services.by_id(service_id)
     assert service is not None
     mme = runtime.mme()
-    prefetched, _ = call_resources(call)
-    exposure = hook_exposure(call, prefetched, mme, runtime.rules, dt.date.today())
+    exposure = hook_exposure(call, mme, runtime.rules, dt.date.today())
     if notes or call.problems:
         exposure = replace(exposure, problems=(*call.problems, *notes, *exposure.problems))
     with store_of(request).session() as s:
@@ -278,7 +274,7 @@ async def feedback(request: Request, service_id: str) -> Response:
     return JSONResponse({"recorded": recorded})
 
 
-def _report_rows(request: Request, user: Any, since: dt.date | None) -> list[dict[str, Any]]:
+def _report_rows(request: Request, user: User, since: dt.date | None) -> list[dict[str, Any]]:
     with store_of(request).session() as s:
         rows = store_cds.override_report(s, user, since)
     return [
